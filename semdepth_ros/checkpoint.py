@@ -1,0 +1,150 @@
+"""One file = network weights + everything needed to run them (the node's only model input).
+
+Loading validates the file before building anything so a user gets one sentence saying what is
+wrong (missing, not a checkpoint, another architecture, mismatched shapes, newer format) instead of
+a PyTorch stack trace deep inside ``load_state_dict``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from semdepth_ros import __version__
+from semdepth_ros.classes import FOREGROUND_CLASSES
+from semdepth_ros.model import ModelConfig, SemDepthNet
+
+FORMAT_NAME = "semdepth_ros.checkpoint"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_ENV = "SEMDEPTH_DEFAULT_MODEL"
+_BUNDLED_MODEL = Path(__file__).parent / "data" / "default_model.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message says why and what to do."""
+
+
+@dataclasses.dataclass
+class CheckpointMeta:
+    """What a consumer needs besides the weights."""
+
+    model_config: ModelConfig
+    input_height: int = 192
+    input_width: int = 640
+    min_depth: float = 0.1
+    max_depth: float = 100.0
+    scale_factor: float = 1.0
+    scale_source: str = "none"
+    foreground_classes: list[str] = dataclasses.field(default_factory=lambda: list(FOREGROUND_CLASSES))
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    package_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model_config"] = self.model_config.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CheckpointMeta":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["model_config"] = ModelConfig.from_dict(data["model_config"])
+        return cls(**values)
+
+
+def save_checkpoint(path: str | os.PathLike, model: SemDepthNet, meta: CheckpointMeta,
+                    half: bool = False) -> Path:
+    """Write weights + metadata atomically (a killed write never leaves a half file behind).
+
+    ``half`` stores floating-point tensors as fp16 (the bundled model uses it to stay small);
+    loading always restores fp32.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+             for k, v in model.state_dict().items()}
+    stored = dataclasses.replace(
+        meta, model_config=dataclasses.replace(meta.model_config, pretrained_path=None))
+    payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+               "meta": stored.to_dict(), "state_dict": state}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _read_payload(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path} (train one with `semdepth train`, "
+                              "or export one with `semdepth export`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for garbage input
+        raise CheckpointError(f"{path} is not a readable checkpoint file ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{path} is not a semdepth_ros checkpoint (a raw state_dict or another "
+                              "project's file?); convert it with `semdepth export`")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {version}, newer than this package "
+                              f"supports ({FORMAT_VERSION}); upgrade semdepth_ros")
+    return payload
+
+
+def read_meta(path: str | os.PathLike) -> CheckpointMeta:
+    """Metadata only (cheap enough for listing and for the node's start-up log)."""
+    payload = _read_payload(path)
+    try:
+        return CheckpointMeta.from_dict(payload["meta"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has invalid metadata: {exc}") from exc
+
+
+def describe_architecture(config: ModelConfig) -> str:
+    """Short human-readable architecture name for logs and errors, e.g. 'R50+sem+SEEM+attn'."""
+    parts = [f"R{config.num_layers}"]
+    parts += [name for name, on in (("sem", config.semantic), ("SEEM", config.seem),
+                                    ("attn", config.attention)) if on]
+    return "+".join(parts)
+
+
+def load_checkpoint(path: str | os.PathLike,
+                    map_location: str | torch.device = "cpu") -> tuple[SemDepthNet, CheckpointMeta]:
+    """Build the network the file describes and load its weights, validating every tensor."""
+    payload = _read_payload(path)
+    meta = read_meta(path)
+    model = SemDepthNet(meta.model_config)
+    expected = model.state_dict()
+    state = payload.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds no weights")
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} was saved for another architecture than its metadata describes "
+            f"({describe_architecture(meta.model_config)}): {len(missing)} missing tensors (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+             for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
+    if wrong:
+        raise CheckpointError(f"{path}: {len(wrong)} tensor shapes do not match the architecture, "
+                              f"e.g. {wrong[:3]}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    model.to(map_location).eval()
+    return model, meta
+
+
+def default_checkpoint_path() -> Path | None:
+    """The model used when none is given: $SEMDEPTH_DEFAULT_MODEL, else the bundled demo model."""
+    override = os.environ.get(DEFAULT_MODEL_ENV)
+    if override:
+        return Path(override)
+    return _BUNDLED_MODEL if _BUNDLED_MODEL.is_file() else None

@@ -1,0 +1,1 @@
+"""The `semdepth` command line (one entry point, one module per sub-command)."""

@@ -1,0 +1,72 @@
+"""Read camera intrinsics files: a plain fx/fy/cx/cy YAML or a ROS camera_info YAML.
+
+Users have either; both describe pixels of the images stored next to them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from semdepth_ros.geometry import intrinsics_matrix
+
+# Monodepth2's KITTI intrinsics normalised by image size; the fallback when a user has none.
+KITTI_NORMALISED_K = np.array([[0.58, 0.0, 0.5], [0.0, 1.92, 0.5], [0.0, 0.0, 1.0]])
+
+
+class IntrinsicsError(ValueError):
+    """An intrinsics file that cannot be read; the message names the file and the problem."""
+
+
+def load_intrinsics(path: str | Path) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Return (K 3x3, (width, height) or None) from ``intrinsics.yaml`` or ``camera_info.yaml``."""
+    path = Path(path)
+    if not path.is_file():
+        raise IntrinsicsError(f"intrinsics file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise IntrinsicsError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise IntrinsicsError(f"{path} must hold a mapping (fx, fy, cx, cy or a ROS camera_info)")
+    if "camera_matrix" in data:
+        values = data["camera_matrix"].get("data") if isinstance(data["camera_matrix"], dict) else None
+        if not isinstance(values, list) or len(values) != 9:
+            raise IntrinsicsError(f"{path}: camera_matrix.data must have 9 numbers")
+        k = np.asarray(values, dtype=np.float64).reshape(3, 3)
+        size = _size(data, "image_width", "image_height")
+    else:
+        missing = [key for key in ("fx", "fy", "cx", "cy") if key not in data]
+        if missing:
+            raise IntrinsicsError(f"{path}: missing {', '.join(missing)} (expected fx, fy, cx, cy in "
+                                  "pixels, or a ROS camera_info YAML)")
+        k = intrinsics_matrix(float(data["fx"]), float(data["fy"]), float(data["cx"]), float(data["cy"]))
+        size = _size(data, "width", "height")
+    if k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise IntrinsicsError(f"{path}: focal lengths must be positive, got fx={k[0, 0]}, fy={k[1, 1]}")
+    return k, size
+
+
+def _size(data: dict, wkey: str, hkey: str) -> tuple[int, int] | None:
+    return (int(data[wkey]), int(data[hkey])) if wkey in data and hkey in data else None
+
+
+def kitti_like_intrinsics(width: int, height: int) -> np.ndarray:
+    """Monodepth2's KITTI intrinsics at a given image size (a documented guess, not a calibration)."""
+    k = KITTI_NORMALISED_K.copy()
+    k[0] *= width
+    k[1] *= height
+    return k
+
+
+def intrinsics_for_image(path: str | Path | None, width: int, height: int) -> np.ndarray:
+    """K for an image of (width, height): from a file (rescaled if its size differs) or KITTI-like."""
+    from semdepth_ros.geometry import scale_intrinsics
+
+    if path is None:
+        return kitti_like_intrinsics(width, height)
+    k, size = load_intrinsics(path)
+    if size is not None and size != (width, height):
+        k = scale_intrinsics(k, width / size[0], height / size[1])
+    return k

@@ -1,0 +1,155 @@
+"""Depth error metrics of the standard monocular-depth protocol (ROS- and training-free).
+
+The seven metrics are those of Eigen et al. (NIPS 2014) as reported in seed 000 Table 1:
+abs_rel = mean(|d - d*| / d*), sq_rel = mean((d - d*)^2 / d*), rmse, rmse_log (natural log) and the
+threshold accuracies a_k = fraction with max(d / d*, d* / d) < 1.25^k, d* = ground truth.
+Evaluation conventions follow Monodepth2 (which seed 000 Sec. 5 builds on): Garg crop, depth capped
+to (1e-3, 80] m, per-image median scaling for monocular models. Both `semdepth evaluate` and the bag
+tools use this module so their numbers are comparable.
+"""
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+MIN_DEPTH = 1e-3
+MAX_DEPTH = 80.0
+METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")
+
+# Seed 002 Tables 4-7 report cumulative ranges (depth <= 4, 6, 8 m and all) measured on the ground
+# truth; 20 m and 40 m extend the same scheme to KITTI's 80 m street scenes.
+DEPTH_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("<=4m", 0.0, 4.0),
+    ("<=6m", 0.0, 6.0),
+    ("<=8m", 0.0, 8.0),
+    ("<=20m", 0.0, 20.0),
+    ("<=40m", 0.0, 40.0),
+    ("all", 0.0, float("inf")),
+)
+
+
+class DepthErrorAccumulator:
+    """Running sums of the per-pixel error terms, so metrics can be pooled over many images.
+
+    Per-class and per-range breakdowns pool pixels over the whole test set (a class present in a
+    few pixels of one image would otherwise weigh as much as a full image).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._sums = np.zeros(7, dtype=np.float64)
+
+    def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
+        """Add valid pixels (matching 1-D or N-D arrays of positive depths)."""
+        gt = np.asarray(gt, dtype=np.float64).ravel()
+        pred = np.asarray(pred, dtype=np.float64).ravel()
+        if gt.shape != pred.shape:
+            raise ValueError(f"gt and pred differ in size: {gt.shape} vs {pred.shape}")
+        if gt.size == 0:
+            return
+        diff = gt - pred
+        thresh = np.maximum(gt / pred, pred / gt)
+        self._sums += (
+            np.sum(np.abs(diff) / gt),
+            np.sum(diff ** 2 / gt),
+            np.sum(diff ** 2),
+            np.sum((np.log(gt) - np.log(pred)) ** 2),
+            np.count_nonzero(thresh < 1.25),
+            np.count_nonzero(thresh < 1.25 ** 2),
+            np.count_nonzero(thresh < 1.25 ** 3),
+        )
+        self.count += gt.size
+
+    def compute(self) -> dict[str, float]:
+        """The seven metrics over all pixels added so far (NaN when none were)."""
+        if self.count == 0:
+            return {name: float("nan") for name in METRIC_NAMES}
+        mean = self._sums / self.count
+        return {"abs_rel": float(mean[0]), "sq_rel": float(mean[1]), "rmse": float(np.sqrt(mean[2])),
+                "rmse_log": float(np.sqrt(mean[3])), "a1": float(mean[4]), "a2": float(mean[5]),
+                "a3": float(mean[6])}
+
+
+def compute_depth_errors(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """The seven metrics on already-valid pixels (see the module docstring for definitions)."""
+    acc = DepthErrorAccumulator()
+    acc.update(gt, pred)
+    return acc.compute()
+
+
+def median_scale(gt: np.ndarray, pred: np.ndarray) -> float:
+    """median(gt) / median(pred): the per-image scale a monocular (scale-free) model is given."""
+    return float(np.median(gt) / np.median(pred))
+
+
+def _crop_mask(h: int, w: int, rows: tuple[float, float], cols: tuple[float, float]) -> np.ndarray:
+    mask = np.zeros((h, w), dtype=bool)
+    mask[int(rows[0] * h):int(rows[1] * h), int(cols[0] * w):int(cols[1] * w)] = True
+    return mask
+
+
+def garg_crop_mask(h: int, w: int) -> np.ndarray:
+    """Garg et al. (ECCV 2016) crop used by the Eigen-split evaluation (rows 153:371, cols 44:1197 at 375x1242)."""
+    return _crop_mask(h, w, (0.40810811, 0.99189189), (0.03594771, 0.96405229))
+
+
+def eigen_crop_mask(h: int, w: int) -> np.ndarray:
+    """Eigen et al. (NIPS 2014) crop, the older and taller alternative to the Garg crop."""
+    return _crop_mask(h, w, (0.3324324, 0.91351351), (0.0359477, 0.96405229))
+
+
+def depth_range_masks(gt: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, boolean mask over ``gt``) for each of :data:`DEPTH_RANGES` (lo < gt <= hi)."""
+    for name, lo, hi in DEPTH_RANGES:
+        yield name, (gt > lo) & (gt <= hi)
+
+
+def errors_by_range(gt: np.ndarray, pred: np.ndarray) -> dict[str, dict[str, float]]:
+    """Metrics per depth range of the ground truth (seed 002 Tables 4-7); adds the pixel ``count``.
+
+    Ranges without pixels are left out.
+    """
+    gt = np.asarray(gt).ravel()
+    pred = np.asarray(pred).ravel()
+    result = {}
+    for name, mask in depth_range_masks(gt):
+        if mask.any():
+            result[name] = {**compute_depth_errors(gt[mask], pred[mask]), "count": int(mask.sum())}
+    return result
+
+
+class EvalPixels(NamedTuple):
+    """Valid pixels of one image ready for the metrics."""
+
+    gt: np.ndarray       # [N] ground truth, metres
+    pred: np.ndarray     # [N] scaled and clamped prediction, metres
+    ratio: float         # the scale applied to the prediction
+    mask: np.ndarray     # [H, W] bool: where the N pixels came from (to index class maps)
+
+
+def prepare_eval_pixels(gt: np.ndarray, pred: np.ndarray, crop: str | None = "garg",
+                        scale: float | None = None, min_depth: float = MIN_DEPTH,
+                        max_depth: float = MAX_DEPTH) -> EvalPixels:
+    """Apply the protocol to one image: valid GT in (min, max], crop, scaling, prediction clamp.
+
+    ``pred`` must already have the GT's size. ``scale=None`` means per-image median scaling;
+    otherwise the prediction is multiplied by ``scale`` (a metric model: 1.0 or its checkpoint factor).
+    ``crop`` is "garg", "eigen" or None (no crop, e.g. synthetic data with dense GT).
+    """
+    if gt.shape != pred.shape:
+        raise ValueError(f"prediction {pred.shape} must be resized to the ground truth {gt.shape} first")
+    mask = (gt > min_depth) & (gt <= max_depth)
+    if crop == "garg":
+        mask &= garg_crop_mask(*gt.shape)
+    elif crop == "eigen":
+        mask &= eigen_crop_mask(*gt.shape)
+    elif crop is not None:
+        raise ValueError(f"crop must be 'garg', 'eigen' or None, not {crop!r}")
+    gt_valid = gt[mask].astype(np.float64)
+    pred_valid = pred[mask].astype(np.float64)
+    if gt_valid.size == 0:
+        return EvalPixels(gt_valid, pred_valid, float("nan"), mask)
+    ratio = median_scale(gt_valid, pred_valid) if scale is None else float(scale)
+    pred_valid = np.clip(pred_valid * ratio, min_depth, max_depth)
+    return EvalPixels(gt_valid, pred_valid, ratio, mask)

@@ -1,0 +1,267 @@
+"""Message fields <-> numpy arrays for images, depth, clouds and camera_info, without rclpy.
+
+Functions take and return plain message fields (names as in sensor_msgs) so the same code serves the
+rclpy node and the `rosbags`-based bag tools. Byte payloads are returned as `bytes`; decoders accept
+anything exposing the buffer protocol (bytes, array.array, numpy).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+ImageFields = dict[str, Any]
+
+# Channel count and the cv2 conversion to RGB for each supported 8-bit input encoding.
+_ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "rgb8": (3, None),
+    "bgr8": (3, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, cv2.COLOR_GRAY2RGB),
+}
+_FROM_RGB: dict[str, int | None] = {
+    "rgb8": None,
+    "bgr8": cv2.COLOR_RGB2BGR,
+    "rgba8": cv2.COLOR_RGB2RGBA,
+    "bgra8": cv2.COLOR_RGB2BGRA,
+    "mono8": cv2.COLOR_RGB2GRAY,
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+
+# sensor_msgs/PointField datatypes.
+INT8, UINT8, INT16, UINT16, INT32, UINT32, FLOAT32, FLOAT64 = range(1, 9)
+_POINTFIELD_DTYPES: dict[int, str] = {
+    INT8: "i1", UINT8: "u1", INT16: "i2", UINT16: "u2",
+    INT32: "i4", UINT32: "u4", FLOAT32: "f4", FLOAT64: "f8",
+}
+
+
+class InputError(ValueError):
+    """A message that cannot be used; the text names the problem so a single log line suffices."""
+
+
+def _as_bytes_array(data: Any) -> np.ndarray:
+    """A flat uint8 view of a message payload without copying where possible."""
+    try:
+        return np.frombuffer(data, dtype=np.uint8)
+    except TypeError:
+        return np.asarray(data, dtype=np.uint8).reshape(-1)
+
+
+def _check_layout(height: int, width: int, step: int, n_bytes: int, bytes_per_pixel: int) -> None:
+    if height <= 0 or width <= 0:
+        raise InputError(f"zero-size image ({width}x{height})")
+    if step < width * bytes_per_pixel:
+        raise InputError(
+            f"step {step} is smaller than width * bytes per pixel = {width} * {bytes_per_pixel}")
+    if n_bytes != step * height:
+        raise InputError(f"image data has {n_bytes} bytes, expected step * height = {step} * {height}"
+                         f" = {step * height}")
+
+
+def _rows(data: Any, height: int, width: int, step: int, bytes_per_pixel: int) -> np.ndarray:
+    """HxWxB uint8 view of row-padded pixel data."""
+    buf = _as_bytes_array(data)
+    _check_layout(height, width, step, buf.size, bytes_per_pixel)
+    return buf.reshape(height, step)[:, : width * bytes_per_pixel].reshape(height, width, bytes_per_pixel)
+
+
+def image_to_rgb(encoding: str, height: int, width: int, step: int, data: Any,
+                 is_bigendian: int = 0) -> np.ndarray:
+    """Decode a sensor_msgs/Image to HxWx3 uint8 RGB (8-bit encodings only, so endianness is moot)."""
+    if encoding not in _ENCODINGS:
+        raise InputError(f"unsupported image encoding '{encoding}'; expected one of "
+                         f"{', '.join(SUPPORTED_ENCODINGS)}")
+    channels, conversion = _ENCODINGS[encoding]
+    pixels = _rows(data, height, width, step, channels)
+    if conversion is None:
+        return np.ascontiguousarray(pixels)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
+
+
+def compressed_to_rgb(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the message field name
+    """Decode a sensor_msgs/CompressedImage (jpeg or png, as image_transport writes them) to RGB."""
+    fmt = format.lower()
+    known = any(kind in fmt for kind in ("jpeg", "jpg", "png"))
+    if (fmt and not known) or "compresseddepth" in fmt:
+        raise InputError(f"unsupported compressed format '{format}'; expected jpeg or png")
+    buf = _as_bytes_array(data)
+    if buf.size == 0:
+        raise InputError("compressed image has no data")
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise InputError(f"could not decode {buf.size} bytes of '{format or 'unknown'}' data "
+                         "(corrupt or not an image)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def rgb_to_image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> ImageFields:
+    """Image fields (height, width, encoding, is_bigendian, step, data) for an HxWx3 uint8 RGB array."""
+    if encoding not in _FROM_RGB:
+        raise InputError(f"cannot encode to '{encoding}'; expected one of {', '.join(_FROM_RGB)}")
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"expected an HxWx3 RGB array, got shape {rgb.shape}")
+    conversion = _FROM_RGB[encoding]
+    pixels = rgb if conversion is None else cv2.cvtColor(rgb, conversion)
+    return _fields(pixels, encoding)
+
+
+def _fields(pixels: np.ndarray, encoding: str) -> ImageFields:
+    """Fields for a C-contiguous HxW[xC] array; little-endian when multi-byte."""
+    pixels = np.ascontiguousarray(pixels)
+    height, width = pixels.shape[:2]
+    return {"height": int(height), "width": int(width), "encoding": encoding, "is_bigendian": 0,
+            "step": int(pixels.strides[0]), "data": pixels.tobytes()}
+
+
+def depth_to_image_fields(depth: np.ndarray) -> ImageFields:
+    """32FC1 image fields for an HxW depth map in metres (NaN = invalid, REP 118)."""
+    depth = np.asarray(depth)
+    if depth.ndim != 2:
+        raise InputError(f"expected an HxW depth array, got shape {depth.shape}")
+    return _fields(depth.astype("<f4", copy=False), "32FC1")
+
+
+def mono8_fields(image: np.ndarray) -> ImageFields:
+    """mono8 image fields for an HxW uint8 array, values unchanged (scale a {0,1} mask by 255 first)."""
+    image = np.asarray(image)
+    if image.ndim != 2 or image.dtype != np.uint8:
+        raise InputError(f"expected an HxW uint8 array, got {image.dtype} shape {image.shape}")
+    return _fields(image, "mono8")
+
+
+def image_fields_to_depth(encoding: str, height: int, width: int, step: int, data: Any,
+                          is_bigendian: int = 0) -> np.ndarray:
+    """Depth image (32FC1 metres or 16UC1 millimetres, REP 118) to HxW float32 metres, NaN invalid."""
+    sizes = {"32FC1": ("f4", 4), "16UC1": ("u2", 2)}
+    if encoding not in sizes:
+        raise InputError(f"unsupported depth encoding '{encoding}'; expected 32FC1 or 16UC1")
+    kind, size = sizes[encoding]
+    dtype = np.dtype(kind).newbyteorder(">" if is_bigendian else "<")
+    raw = np.ascontiguousarray(_rows(data, height, width, step, size)).view(dtype)[..., 0]
+    if encoding == "16UC1":
+        return np.where(raw == 0, np.nan, raw.astype(np.float32) / 1000.0).astype(np.float32)
+    return raw.astype(np.float32)
+
+
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 [..., 3] -> float32 holding uint32 0x00RRGGBB, the packing rviz's RGB8 transformer reads."""
+    rgb = np.asarray(rgb, dtype=np.uint32)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    return packed.astype(np.uint32).view(np.float32)
+
+
+def unpack_rgb(packed: np.ndarray) -> np.ndarray:
+    """Inverse of `pack_rgb`: float32 (or uint32) packed colours -> uint8 [..., 3]."""
+    bits = np.ascontiguousarray(packed).view(np.uint32)
+    return np.stack([(bits >> 16) & 0xFF, (bits >> 8) & 0xFF, bits & 0xFF], axis=-1).astype(np.uint8)
+
+
+def points_to_cloud_fields(points: np.ndarray, rgb: np.ndarray | None = None,
+                           label: np.ndarray | None = None, organised: bool = True) -> dict[str, Any]:
+    """PointCloud2 fields for points [H,W,3] (or [N,3]) with optional rgb [...,3] uint8 and label uint8.
+
+    Organised keeps the image grid (height=H, width=W) with NaN points for invalid pixels, as
+    depth_image_proc does; unorganised drops non-finite points and sets is_dense.
+    """
+    points = np.asarray(points, dtype=np.float32)
+    if points.ndim not in (2, 3) or points.shape[-1] != 3:
+        raise InputError(f"expected points of shape [H,W,3] or [N,3], got {points.shape}")
+    grid = points.shape[:-1] if points.ndim == 3 else (1, points.shape[0])
+    names: list[tuple[str, str]] = [("x", "f4"), ("y", "f4"), ("z", "f4")]
+    columns: dict[str, np.ndarray] = {"x": points[..., 0], "y": points[..., 1], "z": points[..., 2]}
+    if rgb is not None:
+        names.append(("rgb", "f4"))
+        columns["rgb"] = pack_rgb(_same_grid(rgb, points.shape[:-1], "rgb", 3))
+    if label is not None:
+        names.append(("label", "u1"))
+        columns["label"] = _same_grid(label, points.shape[:-1], "label", None)
+    offsets = np.cumsum([0] + [np.dtype(kind).itemsize for _, kind in names[:-1]]).tolist()
+    itemsize = -(-(offsets[-1] + np.dtype(names[-1][1]).itemsize) // 4) * 4  # keep 4-byte alignment
+    dtype = np.dtype({"names": [n for n, _ in names], "formats": ["<" + k for _, k in names],
+                      "offsets": offsets, "itemsize": itemsize})
+    cloud = np.zeros(grid, dtype=dtype)
+    for name, values in columns.items():
+        cloud[name] = values.reshape(grid)
+    if not organised:
+        cloud = cloud[np.isfinite(points.reshape(*grid, 3)).all(axis=-1)].reshape(1, -1)
+    height, width = cloud.shape
+    fields = [{"name": n, "offset": int(o), "datatype": FLOAT32 if k == "f4" else UINT8, "count": 1}
+              for (n, k), o in zip(names, offsets)]
+    return {"height": int(height), "width": int(width), "fields": fields, "is_bigendian": False,
+            "point_step": itemsize, "row_step": itemsize * int(width), "data": cloud.tobytes(),
+            "is_dense": not organised}
+
+
+def _same_grid(values: np.ndarray, grid: tuple[int, ...], name: str, channels: int | None) -> np.ndarray:
+    values = np.asarray(values, dtype=np.uint8)
+    expected = grid + ((channels,) if channels else ())
+    if values.shape != expected:
+        raise InputError(f"{name} has shape {values.shape}, expected {expected} to match the points")
+    return values
+
+
+def _field_attr(field: Any, name: str) -> Any:
+    return field[name] if isinstance(field, Mapping) else getattr(field, name)
+
+
+def cloud_fields_to_arrays(fields: Sequence[Any], data: Any, point_step: int, height: int, width: int,
+                           row_step: int | None = None, is_bigendian: bool = False,
+                           is_dense: bool | None = None) -> dict[str, np.ndarray]:
+    """Decode any PointCloud2 layout (e.g. Velodyne x,y,z,intensity,ring) into one array per field.
+
+    `fields` are PointField messages or dicts with name/offset/datatype/count. Arrays have shape
+    (height, width) or (height, width, count). `is_dense` is accepted so the output of
+    `points_to_cloud_fields` can be passed back with `**`; decoding does not need it.
+    """
+    del is_dense
+    row_step = point_step * width if row_step is None else row_step
+    buf = _as_bytes_array(data)
+    if height < 0 or width < 0 or point_step <= 0 or row_step < point_step * width:
+        raise InputError(f"inconsistent cloud layout: height {height}, width {width}, "
+                         f"point_step {point_step}, row_step {row_step}")
+    if buf.size < row_step * height:
+        raise InputError(f"cloud data has {buf.size} bytes, expected row_step * height = "
+                         f"{row_step * height}")
+    order = ">" if is_bigendian else "<"
+    arrays: dict[str, np.ndarray] = {}
+    for field in fields:
+        name, offset = _field_attr(field, "name"), int(_field_attr(field, "offset"))
+        datatype, count = int(_field_attr(field, "datatype")), max(int(_field_attr(field, "count")), 1)
+        if datatype not in _POINTFIELD_DTYPES:
+            raise InputError(f"field '{name}' has unknown PointField datatype {datatype}")
+        dtype = np.dtype(order + _POINTFIELD_DTYPES[datatype])
+        if offset + dtype.itemsize * count > point_step:
+            raise InputError(f"field '{name}' (offset {offset}) does not fit in point_step {point_step}")
+        view = np.ndarray(shape=(height, width, count), dtype=dtype, buffer=buf, offset=offset,
+                          strides=(row_step, point_step, dtype.itemsize))
+        native = view.astype(dtype.newbyteorder("="))
+        arrays[name] = native[..., 0] if count == 1 else native
+    return arrays
+
+
+def camera_info_to_K(k: Sequence[float]) -> np.ndarray:
+    """3x3 intrinsics from camera_info.k, rejecting uncalibrated (zero focal) cameras."""
+    values = np.asarray(k, dtype=np.float64).reshape(-1)
+    if values.size != 9:
+        raise InputError(f"camera_info k has {values.size} values, expected 9")
+    K = values.reshape(3, 3)
+    if not (np.isfinite(K).all() and K[0, 0] > 0 and K[1, 1] > 0):
+        raise InputError(f"camera_info has an invalid focal length (fx={K[0, 0]}, fy={K[1, 1]}); "
+                         "is the camera calibrated?")
+    return K
+
+
+def camera_info_fields(K: np.ndarray, width: int, height: int, distortion: Sequence[float] | None = None,
+                       distortion_model: str = "plumb_bob") -> dict[str, Any]:
+    """camera_info fields (width, height, distortion_model, d, k, r, p) for intrinsics K of that image."""
+    K = np.asarray(K, dtype=np.float64).reshape(3, 3)
+    P = np.hstack([K, np.zeros((3, 1))])
+    d = [0.0] * 5 if distortion is None else [float(v) for v in distortion]
+    return {"width": int(width), "height": int(height), "distortion_model": distortion_model, "d": d,
+            "k": K.reshape(-1).tolist(), "r": np.eye(3).reshape(-1).tolist(), "p": P.reshape(-1).tolist()}
+

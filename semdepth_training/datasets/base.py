@@ -1,0 +1,181 @@
+"""The one sample builder every dataset shares, so KITTI, folders and synthetic data train alike.
+
+A dataset only loads full-resolution frames (:class:`RawSample`); :class:`SampleDataset` turns them
+into the sample dict of docs/interfaces.md: resized colour at 4 scales, jittered copies, intrinsics per
+scale, labels with validity flags. Random choices come from (seed, epoch, index) alone, so a resumed
+run sees exactly the augmentations the killed run would have seen, whatever the worker layout.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from semdepth_ros.geometry import intrinsics_4x4
+from semdepth_training.datasets.augment import JitterParams, apply_jitter, sample_jitter
+
+FRAME_IDS = (0, -1, 1)
+NUM_SCALES = 4
+FLIP_PROBABILITY = 0.5
+JITTER_PROBABILITY = 0.5
+SIZE_MULTIPLE = 32  # the encoder downsamples by 32
+
+Sample = dict[Any, Any]
+
+
+@dataclass
+class RawSample:
+    """One target frame and its neighbours as loaded from disk, before resizing.
+
+    ``K`` is 3x3 in pixels of these images; ``fg_mask`` (uint8 {0, 1}) and ``depth``
+    (metres, 0 = invalid) belong to the target frame and are None when the source has none.
+    """
+
+    images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
+    K: np.ndarray
+    fg_mask: np.ndarray | None = None
+    depth: np.ndarray | None = None
+
+
+def check_size(height: int, width: int) -> None:
+    """Reject network input sizes the encoder/decoder cannot round-trip."""
+    if height <= 0 or width <= 0 or height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ValueError(f"height and width must be positive multiples of {SIZE_MULTIPLE} (the encoder "
+                         f"downsamples by {SIZE_MULTIPLE}); got height={height}, width={width}")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """HxWx3 uint8 RGB; errors name the file."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"image file missing: {path}")
+        raise ValueError(f"cannot decode image file: {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """HxW uint8 {0, 1} from a 0/255 PNG."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise ValueError(f"cannot read mask file: {path}")
+    return (mask > 127).astype(np.uint8)
+
+
+def scaled_intrinsics(K: np.ndarray, image_width: int, image_height: int, width: int, height: int,
+                      flip: bool = False) -> list[np.ndarray]:
+    """3x3 K for each scale, Monodepth2 convention: normalise by the image size, multiply by the
+    scale's size (no half-pixel offset, so the fixed KITTI K keeps cx = W/2 at every scale).
+
+    In that convention a horizontal flip maps cx -> W - cx and negates the skew.
+    """
+    k_norm = np.array(K, dtype=np.float64)
+    k_norm[0] /= image_width
+    k_norm[1] /= image_height
+    if flip:
+        k_norm[0, 1] = -k_norm[0, 1]
+        k_norm[0, 2] = 1.0 - k_norm[0, 2]
+    scaled = []
+    for s in range(NUM_SCALES):
+        k = k_norm.copy()
+        k[0] *= width // 2 ** s
+        k[1] *= height // 2 ** s
+        scaled.append(k)
+    return scaled
+
+
+def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    """A generator seeded from (seed, epoch, index) only, so augmentation survives resume."""
+    state = np.random.SeedSequence((seed, epoch, index)).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def _resize(array: np.ndarray, width: int, height: int, nearest: bool = False) -> np.ndarray:
+    if array.shape[1] == width and array.shape[0] == height:
+        return array
+    shrinking = array.shape[1] >= width and array.shape[0] >= height
+    interpolation = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return cv2.resize(array, (width, height), interpolation=interpolation)
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)
+
+
+def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
+                 jitter: JitterParams | None = None) -> Sample:
+    """The docs/interfaces.md sample dict from one :class:`RawSample`."""
+    image_height, image_width = raw.images[0].shape[:2]
+    sample: Sample = {"index": index}
+    for frame_id, image in raw.images.items():
+        if flip:
+            image = np.ascontiguousarray(image[:, ::-1])
+        for s in range(NUM_SCALES):
+            color = _to_tensor(_resize(image, width // 2 ** s, height // 2 ** s))
+            sample[("color", frame_id, s)] = color
+            sample[("color_aug", frame_id, s)] = color if jitter is None else apply_jitter(color, jitter)
+    for s, k in enumerate(scaled_intrinsics(raw.K, image_width, image_height, width, height, flip)):
+        sample[("K", s)] = torch.from_numpy(intrinsics_4x4(k))
+        sample[("inv_K", s)] = torch.from_numpy(np.linalg.inv(intrinsics_4x4(k).astype(np.float64))
+                                                .astype(np.float32))
+    sample["fg_mask"], sample["fg_valid"] = _label(raw.fg_mask, width, height, flip)
+    sample["depth_gt"], sample["depth_valid"] = _label(raw.depth, width, height, flip)
+    return sample
+
+
+def _label(label: np.ndarray | None, width: int, height: int, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """[1,H,W] float32 label (nearest resize keeps 0 = invalid and hard mask edges) and its flag."""
+    if label is None:
+        return torch.zeros(1, height, width), torch.tensor(0.0)
+    if flip:
+        label = np.ascontiguousarray(label[:, ::-1])
+    resized = _resize(label, width, height, nearest=True)
+    return torch.from_numpy(resized.astype(np.float32)).unsqueeze(0), torch.tensor(1.0)
+
+
+class SampleDataset(Dataset, ABC):
+    """Base for all datasets: subclasses implement ``__len__`` and :meth:`load`.
+
+    ``augment`` turns on flips and colour jitter (training); call :meth:`set_epoch` at the start of
+    every epoch (DataLoader workers pick it up when they are re-created, i.e. without
+    ``persistent_workers``).
+    """
+
+    def __init__(self, height: int, width: int, frame_ids: tuple[int, ...] = FRAME_IDS,
+                 augment: bool = False, seed: int = 0) -> None:
+        check_size(height, width)
+        if 0 not in frame_ids:
+            raise ValueError(f"frame_ids must contain the target frame 0; got {frame_ids}")
+        self.height = height
+        self.width = width
+        self.frame_ids = tuple(frame_ids)
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def load(self, index: int) -> RawSample:
+        """Full-resolution frames for ``self.frame_ids`` around target ``index``."""
+
+    def __getitem__(self, index: int) -> Sample:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
+        flip, jitter = False, None
+        if self.augment:
+            generator = sample_generator(self.seed, self.epoch, index)
+            flip = torch.rand((), generator=generator).item() < FLIP_PROBABILITY
+            do_jitter = torch.rand((), generator=generator).item() < JITTER_PROBABILITY
+            jitter = sample_jitter(generator) if do_jitter else None
+        return build_sample(self.load(index), index, self.height, self.width, flip, jitter)

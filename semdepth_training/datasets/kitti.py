@@ -1,0 +1,133 @@
+"""KITTI raw in its standard layout, driven by a Monodepth2-format split file.
+
+Layout: ``<root>/<date>/<date>_drive_<nnnn>_sync/image_02/data/<frame:010d>.png|jpg`` ('l' = image_02,
+'r' = image_03), calibration in ``<root>/<date>/calib_cam_to_cam.txt``, optional pseudo labels in
+``.../image_02/fg_mask/<frame:010d>.png``. Everything the split needs is checked when the dataset is
+built, so a missing file fails at start-up rather than hours into training.
+
+Targets whose neighbours (``frame_ids``) are not on disk, i.e. the first/last frames of a drive, are
+skipped and counted in ``num_skipped``; a missing target frame is an error.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_mask, read_rgb
+from semdepth_training.datasets.splits import SplitEntry, read_split
+
+LOG = logging.getLogger(__name__)
+
+# Monodepth2's K for all KITTI drives, normalised by the image size (fx/W, fy/H, cx/W, cy/H).
+KITTI_K_NORMALISED = np.array([[0.58, 0.0, 0.5], [0.0, 1.92, 0.5], [0.0, 0.0, 1.0]])
+CAMERA_FOLDERS = {"l": "image_02", "r": "image_03"}
+CALIB_KEYS = {"l": "P_rect_02", "r": "P_rect_03"}
+EXTENSIONS = ("png", "jpg")
+INTRINSICS_MODES = ("monodepth2", "calib")
+
+
+def read_calib_file(path: str | Path) -> dict[str, np.ndarray]:
+    """KITTI ``key: numbers`` calibration text -> arrays; non-numeric values (calib_time) are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"KITTI calibration file missing: {path}")
+    calib = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        try:
+            calib[key.strip()] = np.array([float(v) for v in value.split()])
+        except ValueError:
+            continue
+    return calib
+
+
+def calib_intrinsics(date_dir: Path, side: str) -> np.ndarray:
+    """3x3 K in pixels of the rectified images, from P_rect_02 ('l') or P_rect_03 ('r')."""
+    path = date_dir / "calib_cam_to_cam.txt"
+    key = CALIB_KEYS[side]
+    values = read_calib_file(path).get(key)
+    if values is None or values.size != 12:
+        raise ValueError(f"{path}: no valid {key} (12 numbers) entry")
+    return values.reshape(3, 4)[:, :3]
+
+
+class KittiRawDataset(SampleDataset):
+    """Targets from a split file; ``intrinsics`` is "monodepth2" (the fixed normalised K every
+    KITTI paper uses) or "calib" (the drive date's P_rect, exact per camera)."""
+
+    def __init__(self, root: str | Path, split_file: str | Path, height: int = 192, width: int = 640,
+                 frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False, seed: int = 0,
+                 ext: str = "png", intrinsics: str = "monodepth2") -> None:
+        super().__init__(height, width, frame_ids, augment, seed)
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"KITTI root not found: {self.root}")
+        if ext not in EXTENSIONS:
+            raise ValueError(f"ext must be one of {EXTENSIONS}; got {ext!r}")
+        if intrinsics not in INTRINSICS_MODES:
+            raise ValueError(f"intrinsics must be one of {INTRINSICS_MODES}; got {intrinsics!r}")
+        self.ext = ext
+        self.intrinsics = intrinsics
+        self.entries, self.num_skipped = self._usable_entries(read_split(split_file), str(split_file))
+        if self.num_skipped:
+            LOG.warning("skipped %d of %d split entries without neighbour frames %s on disk",
+                        self.num_skipped, self.num_skipped + len(self.entries), self.frame_ids)
+        self._calib: dict[tuple[str, str], np.ndarray] = {}
+        if intrinsics == "calib":
+            for entry in self.entries:
+                self._calib_K(entry)
+
+    def _usable_entries(self, entries: list[SplitEntry], split_name: str) -> tuple[list[SplitEntry], int]:
+        """Drop entries missing a neighbour; raise on a missing target (one listdir per drive)."""
+        available: dict[tuple[str, str], set[int]] = {}
+        usable = []
+        for entry in entries:
+            key = (entry.folder, entry.side)
+            if key not in available:
+                available[key] = self._frames_on_disk(entry, split_name)
+            frames = available[key]
+            if entry.frame not in frames:
+                path = self.frame_path(entry, entry.frame)
+                hint = [p.suffix for p in path.parent.glob(f"{entry.frame:010d}.*")]
+                raise FileNotFoundError(f"frame file missing: {path} (listed in {split_name})"
+                                        + (f"; found {hint[0]}: set ext accordingly" if hint else ""))
+            if all(entry.frame + f in frames for f in self.frame_ids):
+                usable.append(entry)
+        return usable, len(entries) - len(usable)
+
+    def _frames_on_disk(self, entry: SplitEntry, split_name: str) -> set[int]:
+        folder = self.frame_path(entry, entry.frame).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"KITTI image folder missing: {folder} (listed in {split_name})")
+        return {int(p.stem) for p in folder.glob(f"*.{self.ext}") if p.stem.isdigit()}
+
+    def frame_path(self, entry: SplitEntry, frame: int) -> Path:
+        return (self.root / entry.folder / CAMERA_FOLDERS[entry.side] / "data"
+                / f"{frame:010d}.{self.ext}")
+
+    def _calib_K(self, entry: SplitEntry) -> np.ndarray:
+        date = entry.folder.split("/")[0]
+        key = (date, entry.side)
+        if key not in self._calib:
+            self._calib[key] = calib_intrinsics(self.root / date, entry.side)
+        return self._calib[key]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def load(self, index: int) -> RawSample:
+        entry = self.entries[index]
+        images = {f: read_rgb(self.frame_path(entry, entry.frame + f)) for f in self.frame_ids}
+        if self.intrinsics == "calib":
+            K = self._calib_K(entry)
+        else:
+            height, width = images[0].shape[:2]
+            K = KITTI_K_NORMALISED * np.array([[width], [height], [1.0]])
+        mask_path = (self.root / entry.folder / CAMERA_FOLDERS[entry.side] / "fg_mask"
+                     / f"{entry.frame:010d}.png")
+        fg_mask = read_mask(mask_path) if mask_path.is_file() else None
+        return RawSample(images=images, K=K, fg_mask=fg_mask)

@@ -1,0 +1,164 @@
+"""Self-supervised depth losses (seed 000 Sec. 3 and 4.4, on the Monodepth2 regime).
+
+Each term is a small function of tensors so the tests can check it against a hand computation;
+:func:`compute_losses` assembles them into Eq. 9 over the scales.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from semdepth_ros.geometry import disp_to_depth
+from semdepth_training.warping import warp_image
+
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+IDENTITY_NOISE = 1e-5
+
+
+def ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-pixel, per-channel clamp((1 - SSIM) / 2, 0, 1) on 3x3 windows [B,C,H,W].
+
+    Seed 000 Eq. 2 / Monodepth2: mean-pooled local statistics with reflection padding so the output
+    keeps the input size and the border pixels see mirrored rather than zero neighbours.
+    """
+    def pool(t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+
+    mu_x, mu_y = pool(x), pool(y)
+    var_x = pool(x * x) - mu_x * mu_x
+    var_y = pool(y * y) - mu_y * mu_y
+    cov_xy = pool(x * y) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov_xy + SSIM_C2)
+    den = (mu_x * mu_x + mu_y * mu_y + SSIM_C1) * (var_x + var_y + SSIM_C2)
+    return torch.clamp((1 - num / den) / 2, 0, 1)
+
+
+def photometric_error(pred: torch.Tensor, target: torch.Tensor, alpha: float = 0.85) -> torch.Tensor:
+    """alpha * SSIM term + (1 - alpha) * L1, channel-averaged -> [B,1,H,W] (seed 000 Eq. 2)."""
+    l1 = (pred - target).abs().mean(1, keepdim=True)
+    ssim = ssim_distance(pred, target).mean(1, keepdim=True)
+    return alpha * ssim + (1 - alpha) * l1
+
+
+def min_reprojection(errors: torch.Tensor) -> torch.Tensor:
+    """Per-pixel minimum over source frames [B,F,H,W] -> [B,1,H,W].
+
+    Seed 000 Eq. 2 (Monodepth2): a pixel occluded in one source is usually visible in the other,
+    so taking the best source instead of the mean ignores occlusion outliers.
+    """
+    return errors.min(1, keepdim=True)[0]
+
+
+def automasked_min_reprojection(reprojection: torch.Tensor, identity: torch.Tensor,
+                                noise: float = IDENTITY_NOISE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Minimum over warped and un-warped sources -> (error [B,1,H,W], automask [B,1,H,W] bool).
+
+    Monodepth2 auto-masking (seed 000 Sec. 3): where an un-warped source already matches the
+    target better (static camera, objects moving with the camera, texture-less areas) the pixel
+    takes that error, which carries no depth gradient. The tiny noise breaks exact ties (e.g.
+    saturated regions) so they do not all fall on one side.
+    """
+    if noise > 0:
+        identity = identity + torch.randn_like(identity) * noise
+    best_identity = min_reprojection(identity)
+    best_reprojection = min_reprojection(reprojection)
+    automask = best_reprojection < best_identity
+    return torch.minimum(best_reprojection, best_identity), automask
+
+
+def smoothness_loss(disp: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Edge-aware smoothness (seed 000 Eq. 3) of mean-normalised disparity [B,1,h,w], image [B,3,h,w].
+
+    Normalising by the mean disparity (Monodepth2) stops the loss from shrinking depth scale to
+    flatten the map; exp(-|dI|) lets depth edges sit on image edges.
+    """
+    disp = disp / (disp.mean((2, 3), keepdim=True) + 1e-7)
+    grad_disp_x = (disp[:, :, :, :-1] - disp[:, :, :, 1:]).abs()
+    grad_disp_y = (disp[:, :, :-1, :] - disp[:, :, 1:, :]).abs()
+    grad_img_x = (image[:, :, :, :-1] - image[:, :, :, 1:]).abs().mean(1, keepdim=True)
+    grad_img_y = (image[:, :, :-1, :] - image[:, :, 1:, :]).abs().mean(1, keepdim=True)
+    return (grad_disp_x * torch.exp(-grad_img_x)).mean() + (grad_disp_y * torch.exp(-grad_img_y)).mean()
+
+
+def semantic_bce(fg_prob: torch.Tensor, fg_mask: torch.Tensor, fg_valid: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the foreground probability vs pseudo labels (seed 000 Sec. 4.1).
+
+    Only samples with ``fg_valid`` (a label exists) count; a batch without labels gives 0 so
+    unlabelled data still trains depth. fg_prob/fg_mask [B,1,H,W], fg_valid [B].
+    """
+    per_pixel = F.binary_cross_entropy(fg_prob.float(), fg_mask.float(), reduction="none")
+    per_sample = per_pixel.flatten(1).mean(1)
+    weight = fg_valid.float().reshape(-1)
+    return (per_sample * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+@dataclass
+class LossSettings:
+    """Loss hyper-parameters; defaults are seed 000 / Monodepth2."""
+
+    scales: tuple[int, ...] = (0, 1, 2, 3)
+    ssim_alpha: float = 0.85
+    smoothness_weight: float = 1e-3
+    semantic_weight: float = 1.0
+    automask: bool = True
+    min_depth: float = 0.1
+    max_depth: float = 100.0
+
+
+@dataclass
+class LossResult:
+    """The total to back-propagate, detached terms for logging, and full-res maps for images."""
+
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor]
+    depth: torch.Tensor
+    automask: torch.Tensor | None
+    warped: torch.Tensor
+
+
+def compute_losses(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor],
+                   settings: LossSettings) -> LossResult:
+    """Eq. 9, L = Lp + Lm + w * Ls, averaged over the scales.
+
+    Every scale's disparity is upsampled to full resolution before warping (Monodepth2): low
+    resolution warps produce holes and texture-copy artefacts. Smoothness stays at the scale's own
+    resolution, weighted by 1 / 2^s. ``poses`` maps source frame id -> T (target -> source, 4x4).
+    Expects float32 tensors (call outside autocast: BCE is not autocast-safe).
+    """
+    target = inputs[("color", 0, 0)]
+    height, width = target.shape[-2:]
+    k, inv_k = inputs[("K", 0)], inputs[("inv_K", 0)]
+    sources = sorted(poses)
+    identity = torch.cat([photometric_error(inputs[("color", f, 0)], target, settings.ssim_alpha)
+                          for f in sources], 1)
+    has_semantic = ("fg", 0) in outputs
+    sums = {"photometric": target.new_zeros(()), "smoothness": target.new_zeros(()),
+            "semantic": target.new_zeros(())}
+    for s in settings.scales:
+        disp = outputs[("disp", s)]
+        disp_full = F.interpolate(disp, (height, width), mode="bilinear", align_corners=False)
+        _, depth = disp_to_depth(disp_full, settings.min_depth, settings.max_depth)
+        warped = [warp_image(inputs[("color", f, 0)], depth, k, inv_k, poses[f]) for f in sources]
+        reprojection = torch.cat([photometric_error(w, target, settings.ssim_alpha) for w in warped], 1)
+        if settings.automask:
+            error, automask = automasked_min_reprojection(reprojection, identity)
+        else:
+            error, automask = min_reprojection(reprojection), None
+        sums["photometric"] = sums["photometric"] + error.mean()
+        sums["smoothness"] = sums["smoothness"] + smoothness_loss(disp, inputs[("color", 0, s)]) / 2 ** s
+        if has_semantic:
+            fg_full = F.interpolate(outputs[("fg", s)], (height, width), mode="bilinear",
+                                    align_corners=False)
+            sums["semantic"] = sums["semantic"] + semantic_bce(fg_full, inputs["fg_mask"],
+                                                               inputs["fg_valid"])
+        if s == settings.scales[0]:
+            visuals = (depth.detach(), None if automask is None else automask.detach(), warped[0].detach())
+    terms = {name: value / len(settings.scales) for name, value in sums.items()}
+    total = (terms["photometric"] + settings.semantic_weight * terms["semantic"]
+             + settings.smoothness_weight * terms["smoothness"])
+    terms = {name: value.detach() for name, value in terms.items()}
+    terms["total"] = total.detach()
+    return LossResult(total, terms, *visuals)

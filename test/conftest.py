@@ -1,0 +1,47 @@
+"""Shared test set-up: DDS confined to this machine, a private ROS domain, tiny models.
+
+The environment is set at import time, before any test imports rclpy, so every node a test
+starts (in this process or a child) inherits it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SPLITS = REPO.parent / "shared" / "splits"
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["ROS_LOCALHOST_ONLY"] = "1"
+os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
+os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="semdepth-roslog-"))
+os.environ.setdefault("HOME", tempfile.gettempdir())
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised R18 network with every seed-000 part on, at 64x192."""
+    from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
+    from semdepth_ros.model import ModelConfig, SemDepthNet
+    import torch
+
+    torch.manual_seed(0)
+    config = ModelConfig(num_layers=18)
+    meta = CheckpointMeta(model_config=config, input_height=64, input_width=192)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, SemDepthNet(config), meta)
+    return path
+
+
+@pytest.fixture(scope="session")
+def splits_dir() -> Path:
+    """The standard KITTI split lists from ../shared (never committed to this repo)."""
+    if not SHARED_SPLITS.is_dir():
+        pytest.skip(f"split files not found at {SHARED_SPLITS}")
+    return SHARED_SPLITS

@@ -1,0 +1,53 @@
+"""`semdepth predict` and `semdepth bench` run as a user runs them (a subprocess)."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+from semdepth_ros.ply import read_ply
+
+
+def _semdepth(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "semdepth_ros.cli.main", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_predict_writes_every_output(tmp_path, tiny_checkpoint):
+    image = np.random.default_rng(0).integers(0, 256, (100, 300, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "frame.png"), image)
+    (tmp_path / "k.yaml").write_text("fx: 200\nfy: 200\ncx: 150\ncy: 50\nwidth: 300\nheight: 100\n")
+    out = tmp_path / "out"
+    res = _semdepth("predict", str(tmp_path / "frame.png"), "--checkpoint", str(tiny_checkpoint),
+                    "--out", str(out), "--intrinsics", str(tmp_path / "k.yaml"), "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert cv2.imread(str(out / "frame_depth.png")).shape == (100, 300, 3)
+    depth_mm = cv2.imread(str(out / "frame_depth_mm.png"), cv2.IMREAD_UNCHANGED)
+    assert depth_mm.dtype == np.uint16 and depth_mm.shape == (100, 300)
+    depth = np.load(out / "frame_depth.npy")
+    assert np.allclose(depth_mm, np.round(depth * 1000), atol=1)
+    mask = cv2.imread(str(out / "frame_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(mask)) <= {0, 255}
+    assert cv2.imread(str(out / "frame_overlay.png")).shape == (100, 300, 3)
+    cloud = read_ply(out / "frame.ply")
+    assert len(cloud) == 100 * 300
+    # first pixel (0, 0): X = (0 - cx) Z / fx
+    assert np.isclose(cloud["x"][0], -150 * depth[0, 0] / 200, rtol=1e-4)
+    assert json.loads((out / "summary.json").read_text())[0]["points"] == 100 * 300
+
+
+def test_predict_missing_checkpoint_is_clear(tmp_path):
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((8, 8, 3), np.uint8))
+    res = _semdepth("predict", str(tmp_path / "f.png"), "--checkpoint", str(tmp_path / "none.pt"),
+                    "--out", str(tmp_path / "o"))
+    assert res.returncode != 0 and "checkpoint not found" in res.stderr
+
+
+def test_bench_random_model_reports_figures(tmp_path):
+    res = _semdepth("bench", "--arch", "r18", "--height", "64", "--width", "192", "--iters", "2",
+                    "--warmup", "1", "--device", "cpu", "--json", str(tmp_path / "b.json"))
+    assert res.returncode == 0, res.stderr
+    assert "randomly initialised" in res.stdout and "images/s" in res.stdout
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["stages_ms"]["total"]["p50"] > 0 and 11 < report["params_encoder_M"] < 12
