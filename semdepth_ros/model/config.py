@@ -51,7 +51,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        """Inverse of to_dict; missing keys take defaults, unknown keys are an error (not silently dropped)."""
+        """Inverse of to_dict; missing keys take defaults, unknown keys are an error, not dropped."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

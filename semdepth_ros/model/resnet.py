@@ -142,7 +142,7 @@ class ResNetEncoder(nn.Module):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for non-checkpoint files
-            raise ValueError(f"{path} is not a readable torch state_dict file ({type(exc).__name__})") from exc
+            raise ValueError(f"{path} is not a readable torch file ({type(exc).__name__})") from exc
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ValueError(f"{path} does not hold a plain state_dict (name -> tensor)")
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
@@ -160,11 +160,11 @@ class ResNetEncoder(nn.Module):
                  for k, v in state.items() if k in expected and v.shape != expected[k].shape]
         if not (missing or unexpected or wrong):
             return
-        found = _describe_torchvision_resnet(state)
-        raise ValueError(
-            f"{path} holds {found}, not the ResNet-{self.num_layers} this encoder is: "
-            f"{len(missing)} missing tensors (e.g. {missing[:3]}), {len(unexpected)} unexpected "
-            f"(e.g. {unexpected[:3]}), {len(wrong)} shape mismatches (e.g. {wrong[:2]})")
+        problems = [f"{len(items)} {what} (e.g. {items[:2]})" for what, items in
+                    (("missing tensors", missing), ("unexpected tensors", unexpected),
+                     ("shape mismatches", wrong)) if items]
+        raise ValueError(f"{path} holds {_describe_torchvision_resnet(state)}, not the "
+                         f"ResNet-{self.num_layers} this encoder is: {'; '.join(problems)}")
 
 
 def _describe_torchvision_resnet(state: dict[str, torch.Tensor]) -> str:

@@ -100,7 +100,10 @@ def _resize(array: np.ndarray, width: int, height: int, nearest: bool = False) -
     if array.shape[1] == width and array.shape[0] == height:
         return array
     shrinking = array.shape[1] >= width and array.shape[0] >= height
-    interpolation = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if nearest:
+        interpolation = cv2.INTER_NEAREST_EXACT
+    else:
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cv2.resize(array, (width, height), interpolation=interpolation)
 
 
@@ -121,15 +124,16 @@ def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool
             sample[("color", frame_id, s)] = color
             sample[("color_aug", frame_id, s)] = color if jitter is None else apply_jitter(color, jitter)
     for s, k in enumerate(scaled_intrinsics(raw.K, image_width, image_height, width, height, flip)):
-        sample[("K", s)] = torch.from_numpy(intrinsics_4x4(k))
-        sample[("inv_K", s)] = torch.from_numpy(np.linalg.inv(intrinsics_4x4(k).astype(np.float64))
-                                                .astype(np.float32))
+        k4 = intrinsics_4x4(k)
+        sample[("K", s)] = torch.from_numpy(k4)
+        sample[("inv_K", s)] = torch.from_numpy(np.linalg.inv(k4.astype(np.float64)).astype(np.float32))
     sample["fg_mask"], sample["fg_valid"] = _label(raw.fg_mask, width, height, flip)
     sample["depth_gt"], sample["depth_valid"] = _label(raw.depth, width, height, flip)
     return sample
 
 
-def _label(label: np.ndarray | None, width: int, height: int, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _label(label: np.ndarray | None, width: int, height: int,
+           flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """[1,H,W] float32 label (nearest resize keeps 0 = invalid and hard mask edges) and its flag."""
     if label is None:
         return torch.zeros(1, height, width), torch.tensor(0.0)

@@ -2,7 +2,8 @@
 
 Layout: ``<root>/<date>/<date>_drive_<nnnn>_sync/image_02/data/<frame:010d>.png|jpg`` ('l' = image_02,
 'r' = image_03), calibration in ``<root>/<date>/calib_cam_to_cam.txt``, optional pseudo labels in
-``.../image_02/fg_mask/<frame:010d>.png``. Everything the split needs is checked when the dataset is
+``.../image_02/fg_mask/<frame:010d>.png``, and depth_gt from ``velodyne_points/data/<frame>.bin`` when
+the scan is there (sparse, nearest-resized). Everything the split needs is checked when the dataset is
 built, so a missing file fails at start-up rather than hours into training.
 
 Targets whose neighbours (``frame_ids``) are not on disk, i.e. the first/last frames of a drive, are
@@ -15,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from semdepth_ros.intrinsics import kitti_like_intrinsics
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_mask, read_rgb
 from semdepth_training.datasets.splits import SplitEntry, read_split
 
 LOG = logging.getLogger(__name__)
 
-# Monodepth2's K for all KITTI drives, normalised by the image size (fx/W, fy/H, cx/W, cy/H).
-KITTI_K_NORMALISED = np.array([[0.58, 0.0, 0.5], [0.0, 1.92, 0.5], [0.0, 0.0, 1.0]])
 CAMERA_FOLDERS = {"l": "image_02", "r": "image_03"}
 CALIB_KEYS = {"l": "P_rect_02", "r": "P_rect_03"}
 EXTENSIONS = ("png", "jpg")
@@ -57,11 +57,12 @@ def calib_intrinsics(date_dir: Path, side: str) -> np.ndarray:
 
 class KittiRawDataset(SampleDataset):
     """Targets from a split file; ``intrinsics`` is "monodepth2" (the fixed normalised K every
-    KITTI paper uses) or "calib" (the drive date's P_rect, exact per camera)."""
+    KITTI paper uses) or "calib" (the drive date's P_rect, exact per camera). ``velodyne_gt=False``
+    saves the per-sample scan projection when depth_gt is not needed or comes from elsewhere."""
 
     def __init__(self, root: str | Path, split_file: str | Path, height: int = 192, width: int = 640,
                  frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False, seed: int = 0,
-                 ext: str = "png", intrinsics: str = "monodepth2") -> None:
+                 ext: str = "png", intrinsics: str = "monodepth2", velodyne_gt: bool = True) -> None:
         super().__init__(height, width, frame_ids, augment, seed)
         self.root = Path(root)
         if not self.root.is_dir():
@@ -72,6 +73,7 @@ class KittiRawDataset(SampleDataset):
             raise ValueError(f"intrinsics must be one of {INTRINSICS_MODES}; got {intrinsics!r}")
         self.ext = ext
         self.intrinsics = intrinsics
+        self.velodyne_gt = velodyne_gt
         self.entries, self.num_skipped = self._usable_entries(read_split(split_file), str(split_file))
         if self.num_skipped:
             LOG.warning("skipped %d of %d split entries without neighbour frames %s on disk",
@@ -105,9 +107,12 @@ class KittiRawDataset(SampleDataset):
             raise FileNotFoundError(f"KITTI image folder missing: {folder} (listed in {split_name})")
         return {int(p.stem) for p in folder.glob(f"*.{self.ext}") if p.stem.isdigit()}
 
+    def camera_dir(self, entry: SplitEntry) -> Path:
+        """``.../<drive>/image_0c``: images in ``data/``, pseudo labels in ``fg_mask/``."""
+        return self.root / entry.folder / CAMERA_FOLDERS[entry.side]
+
     def frame_path(self, entry: SplitEntry, frame: int) -> Path:
-        return (self.root / entry.folder / CAMERA_FOLDERS[entry.side] / "data"
-                / f"{frame:010d}.{self.ext}")
+        return self.camera_dir(entry) / "data" / f"{frame:010d}.{self.ext}"
 
     def _calib_K(self, entry: SplitEntry) -> np.ndarray:
         date = entry.folder.split("/")[0]
@@ -126,8 +131,16 @@ class KittiRawDataset(SampleDataset):
             K = self._calib_K(entry)
         else:
             height, width = images[0].shape[:2]
-            K = KITTI_K_NORMALISED * np.array([[width], [height], [1.0]])
-        mask_path = (self.root / entry.folder / CAMERA_FOLDERS[entry.side] / "fg_mask"
-                     / f"{entry.frame:010d}.png")
+            K = kitti_like_intrinsics(width, height)
+        mask_path = self.camera_dir(entry) / "fg_mask" / f"{entry.frame:010d}.png"
         fg_mask = read_mask(mask_path) if mask_path.is_file() else None
-        return RawSample(images=images, K=K, fg_mask=fg_mask)
+        scan_path = self.root / entry.folder / "velodyne_points" / "data" / f"{entry.frame:010d}.bin"
+        depth = _velodyne_depth(self.root, entry) if self.velodyne_gt and scan_path.is_file() else None
+        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth)
+
+
+def _velodyne_depth(root: Path, entry: SplitEntry) -> np.ndarray:
+    """Sparse Velodyne depth of the target, by the evaluator's projection (one convention only)."""
+    from semdepth_training.evaluation.kitti_gt import velodyne_gt  # imported here: it imports this module
+
+    return velodyne_gt(root, entry)

@@ -1,0 +1,269 @@
+"""Depth accuracy on a rosbag against its LiDAR or depth-camera ground truth (offline mode).
+
+The offline mode runs the predictor on every frame as fast as it can; `live.py` sends the same frames
+through the ROS node instead. Both feed an `Evaluator`, which applies the metrics module's protocol
+(valid range, optional crop, scaling) per frame and pools pixels per depth range, so their numbers are
+comparable with `semdepth evaluate`. Whatever happens, the caller gets an `EvalResult` holding every
+frame evaluated so far and the error that stopped the run, if any.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from semdepth_ros.bag.frames import BagFrame, BagTopics, GroundTruth, iter_frames, read_static_transforms, \
+    resolve_topics
+from semdepth_ros.bag.io import BagError, BagMessage, BagReader, BagWriter, camera_info_msg, cloud_msg, image_msg
+from semdepth_ros.metrics import DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator, \
+    compute_depth_errors, depth_range_masks, prepare_eval_pixels
+from semdepth_ros.predictor import Prediction
+from semdepth_ros.ros.codec import InputError, camera_info_fields, depth_to_image_fields, mono8_fields, \
+    points_to_cloud_fields, rgb_to_image_fields
+from semdepth_ros.visualize import overlay_mask
+
+SCALE_MODES = ("median", "checkpoint", "ground_plane")
+OUTPUT_NAMESPACE = "/semdepth"  # where --record puts the network outputs
+SAMPLE_WIDTH = 480              # qualitative samples are kept downsized
+
+
+class DepthPredictor(Protocol):
+    """What the evaluation needs from a model: `semdepth_ros.predictor.Predictor` or a test stand-in."""
+
+    def predict(self, image: np.ndarray, intrinsics: np.ndarray | None = None, output: str = "network",
+                scale: float | None = None, with_points: bool = True) -> Prediction: ...
+
+
+@dataclasses.dataclass
+class EvalOptions:
+    image_topic: str | None = None
+    info_topic: str | None = None
+    lidar_topic: str | None = None
+    depth_topic: str | None = None
+    extrinsic: np.ndarray | None = None   # T_camera_lidar; overrides /tf_static
+    scale: str = "median"
+    max_dt: float = 0.05                  # s between image and ground-truth stamps
+    min_depth: float = MIN_DEPTH
+    max_depth: float = MAX_DEPTH
+    crop: str | None = None               # "garg" / "eigen" for KITTI-style evaluation
+    samples: int = 4                      # frames in the qualitative strip
+
+
+@dataclasses.dataclass
+class Sample:
+    index: int
+    rgb: np.ndarray
+    gt: np.ndarray
+    pred: np.ndarray       # scaled as evaluated
+
+
+@dataclasses.dataclass
+class EvalResult:
+    bag: str
+    mode: str                              # "offline" or "live"
+    options: EvalOptions
+    topics: BagTopics | None = None
+    rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    summary: dict[str, Any] = dataclasses.field(default_factory=dict)
+    samples: list[Sample] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    live: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Evaluator:
+    """Per-frame metrics (averaged over frames, the Eigen convention) and per-range pooled pixels."""
+
+    def __init__(self, options: EvalOptions, expected_frames: int) -> None:
+        self.options = options
+        self.rows: list[dict[str, Any]] = []
+        self.samples: list[Sample] = []
+        self._ranges = {name: DepthErrorAccumulator() for name, _, _ in DEPTH_RANGES}
+        count = min(options.samples, expected_frames)
+        self._sample_at = {int(i) for i in np.linspace(0, expected_frames - 1, count).round()} if count else set()
+
+    def add(self, frame: BagFrame, status: str, gt: np.ndarray | None = None, pred: np.ndarray | None = None,
+            rgb: np.ndarray | None = None, **extra: float) -> None:
+        """Record one frame; ``status`` 'ok' with gt and pred evaluates it, anything else counts it."""
+        row: dict[str, Any] = {"frame": frame.index, "stamp": f"{frame.stamp_ns / 1e9:.6f}",
+                               "gt_dt_ms": None if frame.gt_dt is None else round(frame.gt_dt * 1e3, 3),
+                               "status": status, "valid_px": 0, "scale": None,
+                               **{m: None for m in METRIC_NAMES}, **extra}
+        if status == "ok":
+            if pred.shape != gt.shape:  # the standard protocol: upsample the prediction to the GT
+                pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+            opts = self.options
+            pixels = prepare_eval_pixels(gt, pred, crop=opts.crop, scale=None if opts.scale == "median" else 1.0,
+                                         min_depth=opts.min_depth, max_depth=opts.max_depth)
+            if pixels.gt.size == 0:
+                row["status"] = "no_valid_gt"
+            else:
+                row.update(compute_depth_errors(pixels.gt, pixels.pred), valid_px=int(pixels.gt.size),
+                           scale=pixels.ratio)
+                for name, mask in depth_range_masks(pixels.gt):
+                    self._ranges[name].update(pixels.gt[mask], pixels.pred[mask])
+                if frame.index in self._sample_at and rgb is not None:
+                    self.samples.append(_sample(frame.index, rgb, gt, pred * pixels.ratio))
+        self.rows.append(row)
+
+    def summary(self) -> dict[str, Any]:
+        ok = [r for r in self.rows if r["status"] == "ok"]
+        statuses: dict[str, int] = {}
+        for r in self.rows:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        ratios = np.array([r["scale"] for r in ok], dtype=np.float64)
+        return {
+            "frames": len(self.rows), "evaluated": len(ok), "status_counts": statuses,
+            "metrics": {m: float(np.mean([r[m] for r in ok])) if ok else float("nan") for m in METRIC_NAMES},
+            "by_range": {name: {**acc.compute(), "count": acc.count}
+                         for name, acc in self._ranges.items() if acc.count},
+            "scaling": {"mode": self.options.scale, "crop": self.options.crop,
+                        "min_depth": self.options.min_depth, "max_depth": self.options.max_depth,
+                        "ratio_median": float(np.median(ratios)) if ok else float("nan"),
+                        "ratio_std": float(np.std(ratios)) if ok else float("nan")},
+        }
+
+
+def _sample(index: int, rgb: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> Sample:
+    """Downsized copies for the report (GT with nearest neighbour so sparse points survive)."""
+    h, w = gt.shape
+    size = (SAMPLE_WIDTH, max(1, round(h * SAMPLE_WIDTH / w))) if w > SAMPLE_WIDTH else (w, h)
+    return Sample(index, cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+                  cv2.resize(gt, size, interpolation=cv2.INTER_NEAREST),
+                  cv2.resize(pred.astype(np.float32), size, interpolation=cv2.INTER_LINEAR))
+
+
+class Recorder:
+    """--record: the input topics and the network outputs in one mcap bag, for rviz or Foxglove.
+
+    Outputs go under OUTPUT_NAMESPACE with the node's topic names and the input image's stamp and
+    frame, exactly as `ros2 bag record` of a running node would store them.
+    """
+
+    def __init__(self, path: str | Path, topics: BagTopics, static_tf: list[BagMessage]) -> None:
+        self.topics = topics
+        self.writer = BagWriter(path, "mcap").open()
+        for item in static_tf:
+            self.writer.write_raw(item.topic, item.msg.__msgtype__, item.raw, item.time_ns)
+
+    def inputs(self, frame: BagFrame) -> None:
+        self.writer.write_raw(self.topics.info, frame.info.__msgtype__, frame.info_raw, frame.time_ns)
+        self.writer.write_raw(self.topics.image, frame.image.__msgtype__, frame.image_raw, frame.time_ns)
+        if frame.gt is not None:
+            self.writer.write(self.topics.gt, frame.gt, frame.time_ns)
+
+    def output_raw(self, name: str, msgtype: str, data: bytes, time_ns: int) -> None:
+        """A node output (``name`` relative, e.g. 'semantic/mask') as received over DDS."""
+        self.writer.write_raw(f"{OUTPUT_NAMESPACE}/{name}", msgtype, data, time_ns)
+
+    def prediction(self, frame: BagFrame, rgb: np.ndarray, pred: Prediction) -> None:
+        """The outputs the node would publish for this frame, built from an offline prediction."""
+        stamp, cam, t = frame.stamp_ns, frame.camera_frame, frame.time_ns
+        h, w = pred.depth.shape
+        small = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        ns = OUTPUT_NAMESPACE
+        self.writer.write(f"{ns}/depth", image_msg(depth_to_image_fields(pred.depth), stamp, cam), t)
+        self.writer.write(f"{ns}/depth/camera_info",
+                          camera_info_msg(camera_info_fields(pred.intrinsics, w, h), stamp, cam), t)
+        self.writer.write(f"{ns}/semantic/mask", image_msg(mono8_fields(pred.mask * 255), stamp, cam), t)
+        self.writer.write(f"{ns}/semantic/overlay",
+                          image_msg(rgb_to_image_fields(overlay_mask(small, pred.mask)), stamp, cam), t)
+        if pred.points is not None:
+            cloud = points_to_cloud_fields(pred.points, rgb=small, label=pred.mask)
+            self.writer.write(f"{ns}/points", cloud_msg(cloud, stamp, cam), t)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# Consumes the frames of a bag: (frames, ground truth, evaluator, recorder or None, result).
+FrameHandler = Callable[[Iterable[BagFrame], GroundTruth, Evaluator, Recorder | None, EvalResult], None]
+
+
+def run_on_bag(bag: str | Path, mode: str, options: EvalOptions, handle_frames: FrameHandler,
+               record: str | Path | None = None) -> EvalResult:
+    """Open the bag, pick topics, then let ``handle_frames(frames, ground_truth, evaluator, recorder,
+    result)`` consume the frames; every BagError is caught into ``result.error`` so partial results
+    survive a bag that is cut or corrupt midway."""
+    result = EvalResult(str(bag), mode, options)
+    evaluator: Evaluator | None = None
+    recorder: Recorder | None = None
+    try:
+        with BagReader(bag) as reader:
+            result.notes += reader.notes
+            topics = resolve_topics(reader, options.image_topic, options.info_topic, options.lidar_topic,
+                                    options.depth_topic)
+            result.topics = topics
+            tree, static_msgs = read_static_transforms(reader)
+            ground_truth = GroundTruth(topics.gt_kind, tree, options.extrinsic)
+            expected = reader.counts.get(topics.image, 0)
+            evaluator = Evaluator(options, expected)
+            if record:
+                recorder = Recorder(record, topics, static_msgs)
+            frames = tqdm(iter_frames(reader, topics, options.max_dt), total=expected, unit="frame",
+                          desc=f"eval-bag {mode}")
+            handle_frames(frames, ground_truth, evaluator, recorder, result)
+    except BagError as exc:
+        result.error = str(exc)
+    finally:
+        if recorder is not None:
+            recorder.close()
+    if evaluator is not None:
+        result.rows, result.samples, result.summary = evaluator.rows, evaluator.samples, evaluator.summary()
+    if result.error is None and not result.summary.get("evaluated"):
+        result.error = _nothing_evaluated(result)
+    return result
+
+
+def _nothing_evaluated(result: EvalResult) -> str:
+    counts = result.summary.get("status_counts", {})
+    detail = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no frames"
+    return (f"no frame of {result.bag} could be evaluated ({detail}); check the topics, --max-dt "
+            "(image/ground-truth stamp gap) and the transform between camera and LiDAR")
+
+
+def decode(frame: BagFrame, ground_truth: GroundTruth, evaluator: Evaluator, result: EvalResult
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(rgb, K, gt depth or None) of a frame; an undecodable frame is counted and noted once per reason."""
+    try:
+        rgb, k = frame.rgb(), frame.intrinsics()
+        gt = None if frame.gt is None else ground_truth.depth(frame, k, rgb.shape[0], rgb.shape[1])
+    except InputError as exc:
+        reason = f"frame {frame.index}: {exc}"
+        if not any(note.endswith(str(exc)) for note in result.notes):
+            result.notes.append(reason)
+        evaluator.add(frame, "bad_input")
+        return None
+    return rgb, k, gt
+
+
+def evaluate_offline(bag: str | Path, predictor: DepthPredictor, options: EvalOptions,
+                     record: str | Path | None = None) -> EvalResult:
+    """Run ``predictor`` on every frame of the bag as fast as possible and evaluate it."""
+    def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator, recorder: Recorder | None,
+               result: EvalResult) -> None:
+        for frame in frames:
+            decoded = decode(frame, ground_truth, evaluator, result)
+            if decoded is None:
+                continue
+            rgb, k, gt = decoded
+            if recorder is not None:
+                recorder.inputs(frame)
+            elif gt is None:
+                evaluator.add(frame, "no_gt")
+                continue
+            pred = predictor.predict(rgb, intrinsics=k, output="network", with_points=recorder is not None)
+            if recorder is not None:
+                recorder.prediction(frame, rgb, pred)
+            infer_ms = round(sum(pred.timings.values()), 3)
+            if gt is None:
+                evaluator.add(frame, "no_gt", infer_ms=infer_ms)
+            else:
+                evaluator.add(frame, "ok", gt, pred.depth, rgb, infer_ms=infer_ms)
+
+    return run_on_bag(bag, "offline", options, handle, record)

@@ -1,0 +1,184 @@
+"""eval-bag outputs: report.md for people, metrics.json and per_frame.csv for scripts, PNG plots.
+
+Written for partial runs too: an error is the first thing report.md and metrics.json say, and the
+numbers cover the frames evaluated before it. Figures use matplotlib's object API (no pyplot, no
+display). JSON holds null where a number is undefined (NaN is not JSON).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+
+from semdepth_ros.bag.eval_bag import EvalResult
+from semdepth_ros.metrics import METRIC_NAMES
+
+METRIC_LABELS = {"abs_rel": "Abs Rel", "sq_rel": "Sq Rel", "rmse": "RMSE", "rmse_log": "RMSE log",
+                 "a1": "δ<1.25", "a2": "δ<1.25²", "a3": "δ<1.25³"}
+PLOTS = {"by_range": "error_by_range.png", "per_frame": "per_frame_abs_rel.png",
+         "qualitative": "qualitative.png"}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    return value
+
+
+def metrics_document(result: EvalResult) -> dict[str, Any]:
+    options = {k: v for k, v in dataclasses.asdict(result.options).items() if k != "extrinsic"}
+    options["extrinsic"] = result.options.extrinsic is not None
+    return _clean({
+        "bag": result.bag, "mode": result.mode, "status": "error" if result.error else "ok",
+        "error": result.error, "topics": dataclasses.asdict(result.topics) if result.topics else None,
+        "options": options, **result.summary, "live": result.live, "notes": result.notes,
+    })
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns or ["frame"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.3f}"
+
+
+def _metric_table(first: str, rows: dict[str, dict[str, Any]], with_count: bool) -> list[str]:
+    head = [first] + (["Pixels"] if with_count else []) + [METRIC_LABELS[m] for m in METRIC_NAMES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, m in rows.items():
+        cells = [name] + ([str(m.get("count", ""))] if with_count else []) + [_fmt(m.get(k)) for k in METRIC_NAMES]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(result: EvalResult, doc: dict[str, Any], plots: list[str]) -> str:
+    lines = [f"# eval-bag: {Path(result.bag).name} ({result.mode})", ""]
+    if result.error:
+        lines += [f"**ERROR:** {result.error}", "",
+                  "The numbers below cover only the frames evaluated before the error.", ""]
+    topics = result.topics
+    if topics:
+        lines += [f"- image: `{topics.image}`, camera_info: `{topics.info}`, ground truth ({topics.gt_kind}): "
+                  f"`{topics.gt}`"]
+    scaling = doc.get("scaling", {})
+    if scaling:
+        lines += [f"- scaling: {scaling['mode']} (per-frame ratio median {_fmt(scaling.get('ratio_median'))}, "
+                  f"std {_fmt(scaling.get('ratio_std'))}); crop: {scaling.get('crop') or 'none'}; depth range "
+                  f"({scaling['min_depth']:g}, {scaling['max_depth']:g}] m"]
+    counts = ", ".join(f"{n} {s}" for s, n in doc.get("status_counts", {}).items())
+    lines += [f"- frames: {doc.get('frames', 0)} ({counts or 'none'}); evaluated: {doc.get('evaluated', 0)}", ""]
+    if doc.get("evaluated"):
+        lines += ["## Overall (mean over frames)", ""] + _metric_table("", {"all frames": doc["metrics"]}, False)
+        lines += ["", "## By ground-truth depth range (pixels pooled over frames)", ""]
+        lines += _metric_table("Range", doc.get("by_range", {}), True)
+    if result.live:
+        live = result.live
+        lines += ["", "## Live (through the node over DDS)", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {key.replace('_', ' ')} | {_fmt(v) if isinstance(v, float) else v} |"
+                  for key, v in live.items()]
+    if result.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in result.notes]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
+    return "\n".join(lines) + "\n"
+
+
+def _by_range_figure(by_range: dict[str, dict[str, float]]) -> Figure:
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    names = list(by_range)
+    for ax, metric in zip(fig.subplots(1, 2), ("abs_rel", "rmse")):
+        ax.bar(names, [by_range[n][metric] for n in names], color="tab:blue")
+        ax.set_title(f"{METRIC_LABELS[metric]} by ground-truth depth")
+        ax.set_xlabel("range")
+    return fig
+
+
+def _per_frame_figure(rows: list[dict[str, Any]]) -> Figure:
+    latency = [(r["frame"], r["latency_ms"]) for r in rows if r.get("latency_ms") is not None]
+    fig = Figure(figsize=(8, 5.5 if latency else 3), layout="constrained")
+    axes = fig.subplots(2 if latency else 1, 1, squeeze=False)[:, 0]
+    ok = [(r["frame"], r["abs_rel"]) for r in rows if r["status"] == "ok"]
+    if ok:
+        axes[0].plot(*zip(*ok), ".-", ms=3)
+    axes[0].set(title="Abs Rel per frame", xlabel="frame", ylabel="abs rel")
+    if latency:
+        axes[1].plot(*zip(*latency), ".-", ms=3, color="tab:orange")
+        axes[1].set(title="latency (publish to depth arrival)", xlabel="frame", ylabel="ms")
+    return fig
+
+
+def _densify(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Grow sparse LiDAR samples to 3x3 blobs so they are visible at report size (NaN elsewhere)."""
+    grown = cv2.dilate(np.where(valid, values, 0).astype(np.float32), np.ones((3, 3), np.uint8))
+    reach = cv2.dilate(valid.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return np.where(valid, values, np.where(reach, grown, np.nan))
+
+
+def _qualitative_figure(result: EvalResult, min_depth: float, max_depth: float) -> Figure:
+    """Image | GT | prediction | error rows; GT and prediction share one inverse-depth colour scale."""
+    samples = result.samples
+    h, w = samples[0].gt.shape
+    fig = Figure(figsize=(13, len(samples) * 3.2 * h / w + 0.6), layout="constrained")
+    axes = fig.subplots(len(samples), 4, squeeze=False)
+    for row, s in zip(axes, samples):
+        valid = s.gt > 0
+        near = float(np.percentile(s.gt[valid], 5)) if valid.any() else 1.0
+        inv = {"cmap": "magma", "vmin": 1.0 / max_depth, "vmax": 1.0 / max(near, min_depth)}
+        error = np.where(valid, np.abs(s.pred - s.gt) / np.where(valid, s.gt, 1.0), 0.0)
+        row[0].imshow(s.rgb)
+        row[0].set_title(f"frame {s.index}", fontsize=8)
+        row[1].imshow(1.0 / _densify(s.gt, valid), **inv)
+        row[1].set_title("ground truth (inverse depth)", fontsize=8)
+        row[2].imshow(1.0 / np.clip(s.pred, min_depth, max_depth), **inv)
+        row[2].set_title("prediction, scaled as evaluated", fontsize=8)
+        shown = row[3].imshow(_densify(error, valid), cmap="inferno", vmin=0.0, vmax=0.5)
+        row[3].set_title("abs rel error", fontsize=8)
+        fig.colorbar(shown, ax=row[3], fraction=0.04)
+        for ax in row:
+            ax.set_axis_off()
+    return fig
+
+
+def write_report(result: EvalResult, out_dir: str | Path) -> Path:
+    """Write every output into ``out_dir``; returns the path of report.md."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = metrics_document(result)
+    (out / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_csv(out / "per_frame.csv", result.rows)
+    figures = {}
+    if doc.get("by_range"):
+        figures["by_range"] = _by_range_figure(doc["by_range"])
+    if result.rows:
+        figures["per_frame"] = _per_frame_figure(result.rows)
+    if result.samples:
+        figures["qualitative"] = _qualitative_figure(result, result.options.min_depth, result.options.max_depth)
+    for key, fig in figures.items():
+        fig.savefig(out / PLOTS[key], dpi=110)
+    report = out / "report.md"
+    report.write_text(markdown(result, doc, [PLOTS[k] for k in figures]))
+    return report

@@ -1,0 +1,141 @@
+"""Semantic-guided Edge Enhancement Module, SEEM (seed 000 Sec. 4.2, App. A.1 Table 4, App. A.2).
+
+Depth is least reliable on object borders; SEEM re-estimates the final depth features at points on
+and around the predicted foreground edges from encoder, depth and semantic features together.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+POINT_EDGE, POINT_DISTURBED, POINT_RANDOM = 0, 1, 2  # the ``kind`` labels of sample_edge_points
+MIN_POINTS = 64  # floor of the image-size-scaled N, so small inputs still get edge points
+EVAL_SEED = 0  # random points in eval mode come from this seed: inference is deterministic
+_TIE_NOISE = 1e-3  # far below the smallest gap between distinct Sobel magnitudes of a binary mask (~0.1)
+
+
+def sobel_magnitude(mask: torch.Tensor) -> torch.Tensor:
+    """Edge response |Sobel(mask)| [B,1,H,W] (Sec. 4.2); replicate padding: the image border is no edge."""
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=mask.device)
+    kernel = torch.stack([kx, kx.t()]).unsqueeze(1)  # [2, 1, 3, 3]: d/dx and d/dy
+    grad = F.conv2d(F.pad(mask.float(), (1, 1, 1, 1), mode="replicate"), kernel)
+    return grad.square().sum(1, keepdim=True).sqrt()
+
+
+def sample_edge_points(mask: torch.Tensor, n_points: int, edge_ratio: float, disturb: int,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample S = S_E u S_D u S_R (Sec. 4.2 Eq. 4) on a binary mask [B,1,H,W].
+
+    Returns points [B,N,2] long (x, y) and kind [N] (0 edge, 1 disturbed, 2 random); the first
+    mu*N are S_E, the next mu*N S_D (S_D[j] is S_E[j] moved), the rest S_R. When the mask has fewer
+    than mu*N edge pixels the remaining "edge" points fall on random non-edge pixels (ties are
+    broken at random), so they degrade to extra random points.
+    """
+    b, _, h, w = mask.shape
+    n_edge = round(edge_ratio * n_points)
+    n_random = n_points - 2 * n_edge
+    if n_random < 0:
+        raise ValueError(f"edge_ratio {edge_ratio} leaves no room: 2*mu*N must be <= N")
+    if n_edge > h * w:
+        raise ValueError(f"{n_edge} edge points requested from a {h}x{w} mask")
+    device = mask.device
+    # S_E: the mu*N pixels with the largest Sobel response of the binary mask (Sec. 4.2).
+    response = sobel_magnitude(mask).flatten(1)
+    response = response + _TIE_NOISE * torch.rand(response.shape, generator=generator, device=device)
+    flat = response.topk(n_edge, dim=1).indices
+    edge = torch.stack([flat % w, flat // w], dim=-1)
+    # S_D: S_E moved by uniform integer offsets in [-c, c] (Sec. 4.2, c = 3 from App. A.2 Table 5).
+    offsets = torch.randint(-disturb, disturb + 1, (b, n_edge, 2), generator=generator, device=device)
+    limit = torch.tensor([w - 1, h - 1], device=device)
+    disturbed = torch.minimum((edge + offsets).clamp(min=0), limit)
+    # S_R: (1 - 2 mu) N points uniform over the image (Sec. 4.2).
+    rand_x = torch.randint(0, w, (b, n_random), generator=generator, device=device)
+    rand_y = torch.randint(0, h, (b, n_random), generator=generator, device=device)
+    points = torch.cat([edge, disturbed, torch.stack([rand_x, rand_y], dim=-1)], dim=1)
+    kind = torch.cat([torch.full((n_edge,), POINT_EDGE), torch.full((n_edge,), POINT_DISTURBED),
+                      torch.full((n_random,), POINT_RANDOM)]).to(device)
+    return points, kind
+
+
+def sample_point_features(features: Sequence[torch.Tensor], points: torch.Tensor,
+                          height: int, width: int) -> torch.Tensor:
+    """Bilinear features [B, sum C, N] at full-resolution pixel centres, from maps of any size (Eq. 5)."""
+    xy = (points.float() + 0.5) / torch.tensor([width, height], device=points.device) * 2 - 1
+    grid = xy.to(features[0].dtype).unsqueeze(1)  # [B, 1, N, 2]
+    return torch.cat([F.grid_sample(f, grid, mode="bilinear", padding_mode="border", align_corners=False)
+                      .squeeze(2) for f in features], dim=1)
+
+
+def substitute_points(feature_map: torch.Tensor, points: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Copy of feature_map [B,C,H,W] with values [B,C,N] written at points (x, y); others unchanged.
+
+    A pixel sampled twice (a disturbed point landing on an edge point) gets the mean of its values,
+    which keeps the result deterministic, unlike a plain scatter.
+    """
+    b, c, h, w = feature_map.shape
+    index = (points[..., 1] * w + points[..., 0]).unsqueeze(1).expand(b, c, -1)
+    out = feature_map.flatten(2).scatter_reduce(2, index, values.to(feature_map.dtype),
+                                                reduce="mean", include_self=False)
+    return out.view(b, c, h, w)
+
+
+class SEEM(nn.Module):
+    """Point sampling, point feature enhancement (PFE) and substitution into the final depth features.
+
+    Table 4: enc_conv (econv1, econv0 -> 128), dec_conv (aconv2, aconv1, aconv0 -> 112) and sem_conv
+    (S_upconv2, 1, 0 -> 112) are 1x1 convolutions; they are applied to the sampled point features,
+    which equals convolving the maps first (1x1 conv and bilinear sampling are both linear) at a
+    fraction of the cost. conv1d_1..4: 352 -> 256 -> 256 -> 256 (ReLU) -> out_channels.
+    """
+
+    def __init__(self, enc_channels: Sequence[int], dec_channels: Sequence[int],
+                 sem_channels: Sequence[int], out_channels: int, n_points: int = 3000,
+                 edge_ratio: float = 0.4, disturb: int = 3, reference_pixels: int = 192 * 640) -> None:
+        super().__init__()
+        self.n_points = n_points
+        self.edge_ratio = edge_ratio
+        self.disturb = disturb
+        self.reference_pixels = reference_pixels
+        self.enc_conv = nn.Conv1d(sum(enc_channels), 128, 1)
+        self.dec_conv = nn.Conv1d(sum(dec_channels), 112, 1)
+        self.sem_conv = nn.Conv1d(sum(sem_channels), 112, 1)
+        # f_theta of Eq. 6: 1-D convolutions with kernel size 1, i.e. a per-point MLP.
+        self.enhance = nn.Sequential(
+            nn.Conv1d(128 + 112 + 112, 256, 1), nn.ReLU(inplace=True),
+            nn.Conv1d(256, 256, 1), nn.ReLU(inplace=True),
+            nn.Conv1d(256, 256, 1), nn.ReLU(inplace=True),
+            nn.Conv1d(256, out_channels, 1))
+
+    def num_points(self, height: int, width: int) -> int:
+        """N for this image size: App. A.2's N is for KITTI 192x640, so keep the point density."""
+        return max(MIN_POINTS, round(self.n_points * height * width / self.reference_pixels))
+
+    def forward(self, depth_features: torch.Tensor, fg_prob: torch.Tensor,
+                enc_features: Sequence[torch.Tensor], dec_features: Sequence[torch.Tensor],
+                sem_features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Enhance depth_features [B,C,H,W] (upsampled aconv0) at points on the fg edges.
+
+        fg_prob is the full-resolution foreground probability; its edges only choose where to look,
+        so it is detached. Returns the substituted map and the points [B,N,2] (x, y).
+        """
+        _, _, h, w = depth_features.shape
+        mask = (fg_prob.detach() > 0.5).float()
+        points = self._sample(mask, self.num_points(h, w))
+        # Eq. 5: F'_j = F_j(S) for j in {E, D, S}; Eq. 6: F'_out = f_theta(F'_E, F'_D, F'_S).
+        merged = torch.cat([self.enc_conv(sample_point_features(enc_features, points, h, w)),
+                            self.dec_conv(sample_point_features(dec_features, points, h, w)),
+                            self.sem_conv(sample_point_features(sem_features, points, h, w))], dim=1)
+        return substitute_points(depth_features, points, self.enhance(merged)), points
+
+    def _sample(self, mask: torch.Tensor, n_points: int) -> torch.Tensor:
+        """Training: fresh random points. Eval: each image draws from its own seeded generator, so
+        a frame's output does not depend on the batch it came in (node vs. evaluation vs. bag)."""
+        if self.training:
+            return sample_edge_points(mask, n_points, self.edge_ratio, self.disturb)[0]
+        return torch.cat([
+            sample_edge_points(m[None], n_points, self.edge_ratio, self.disturb,
+                               torch.Generator(device=mask.device).manual_seed(EVAL_SEED))[0]
+            for m in mask])

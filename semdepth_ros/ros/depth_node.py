@@ -1,0 +1,260 @@
+"""The semdepth ROS 2 node: camera images in; metric depth, foreground mask, overlay and cloud out.
+
+Threading: subscription callbacks only store the newest frame (FrameSlot); one worker thread runs the
+network on it and publishes, so a slow network drops stale frames instead of queueing them. Only
+outputs with subscribers are computed, and nothing runs when nobody listens.
+
+Run: `ros2 run semdepth_ros depth_node --ros-args --params-file config/semdepth.yaml -r image:=/cam/image_raw`
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
+
+from semdepth_ros.checkpoint import CheckpointError, default_checkpoint_path, describe_architecture
+from semdepth_ros.geometry import depth_to_points, intrinsics_matrix, scale_intrinsics
+from semdepth_ros.predictor import Prediction, Predictor
+from semdepth_ros.ros import codec, messages
+from semdepth_ros.ros.codec import InputError
+from semdepth_ros.ros.fastdds import mirror_profiles_variable
+from semdepth_ros.ros.frame_slot import FrameSlot
+from semdepth_ros.ros.params import NodeParams, declare_and_read
+from semdepth_ros.ros.qos import input_qos, output_qos
+from semdepth_ros.ros.scale import ScaleEstimator
+from semdepth_ros.ros.stats import FrameStats
+from semdepth_ros.ros.throttle import ProblemThrottle
+from semdepth_ros.visualize import colorize_depth, overlay_mask
+
+NODE_NAME = "depth_node"
+PROBLEM_LOG_PERIOD_S = 5.0
+NO_CHECKPOINT = ("no checkpoint: set the 'checkpoint' parameter (-p checkpoint:=/path/to/model.pt or in the "
+                 "params file) to a file from `semdepth train` / `semdepth export`, or point "
+                 "$SEMDEPTH_DEFAULT_MODEL at one")
+# Output name -> (parameter enabling it, topic, message type).
+OUTPUTS = {
+    "depth": ("publish_depth", "depth", Image),
+    "camera_info": ("publish_depth", "depth/camera_info", CameraInfo),
+    "mask": ("publish_mask", "semantic/mask", Image),
+    "overlay": ("publish_overlay", "semantic/overlay", Image),
+    "colorized": ("publish_colorized", "depth/colorized", Image),
+    "points": ("publish_points", "points", PointCloud2),
+}
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Intrinsics of the input image plus what the output camera_info passes on."""
+
+    K: np.ndarray
+    distortion: list[float]
+    distortion_model: str
+
+
+class DepthNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self.params: NodeParams = declare_and_read(self)
+        self.predictor = self._load_predictor()
+        meta = self.predictor.meta
+        self.scale = ScaleEstimator(self.params.scale_mode, meta.scale_factor, self.params.fixed_scale,
+                                    self.params.camera_height)
+        self.stats = FrameStats()
+        self._problems = ProblemThrottle(PROBLEM_LOG_PERIOD_S)
+        self._camera_info: tuple[CameraInfo, Camera] | None = None
+        self._slot: FrameSlot[Image | CompressedImage] = FrameSlot()
+        self._errors_reported = 0
+
+        out_qos = output_qos(self.params.output_reliability, self.params.output_depth)
+        self._pubs = {name: self.create_publisher(kind, topic, out_qos)
+                      for name, (switch, topic, kind) in OUTPUTS.items() if getattr(self.params, switch)}
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        image_type, image_topic = ((CompressedImage, "image/compressed") if self.params.use_compressed
+                                   else (Image, "image"))
+        self._image_sub = self.create_subscription(image_type, image_topic, self._on_image, input_qos())
+        self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos())
+        self.create_timer(self.params.stats_period, self._report)
+
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="semdepth_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready: {describe_architecture(meta.model_config)} at {meta.input_height}x{meta.input_width} "
+            f"on {self.predictor.device} from {self.predictor.checkpoint_path}; scale {self.params.scale_mode}; "
+            f"listening on {self._image_sub.topic_name} and {self._info_sub.topic_name}")
+
+    # --- start-up -----------------------------------------------------------------------------
+    def _load_predictor(self) -> Predictor:
+        path = self.params.checkpoint or default_checkpoint_path()
+        if path is None:
+            raise CheckpointError(NO_CHECKPOINT)
+        predictor = Predictor(path, device=self.params.device, fp16=self.params.fp16)
+        # The first call pays for allocations; do it now so the first frame has typical latency.
+        blank = np.zeros((predictor.height, predictor.width, 3), np.uint8)
+        predictor.predict(blank, with_points=False)
+        return predictor
+
+    # --- callbacks (executor thread): store and return --------------------------------------------
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        self.stats.count("received")
+        if self._slot.put(msg):
+            self.stats.count("dropped")
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            K = codec.camera_info_to_K(msg.k)
+        except InputError as exc:
+            self._problem(f"ignoring camera_info on {self._info_sub.topic_name}: {exc}")
+            return
+        self._camera_info = (msg, Camera(K, list(msg.d), msg.distortion_model))
+
+    # --- worker thread ------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            taken = self._slot.take(timeout=0.1)
+            if taken is None:
+                continue
+            msg, received = taken
+            try:
+                self._process(msg, received)
+            except InputError as exc:
+                self._problem(f"skipping frame from {self._image_sub.topic_name}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a failed frame must not stop the node
+                self._problem(f"processing failed, frame skipped: {type(exc).__name__}: {exc}")
+
+    def _wanted(self) -> set[str]:
+        return {name for name, pub in self._pubs.items() if pub.get_subscription_count() > 0}
+
+    def _process(self, msg: Image | CompressedImage, received: float) -> None:
+        wanted = self._wanted()
+        if not wanted:
+            self.stats.count("idle")
+            return
+        rgb = self._decode(msg)
+        camera = self._camera_for(rgb.shape[1], rgb.shape[0])
+        if camera is None and "points" in wanted:
+            self._problem(f"no camera_info on {self._info_sub.topic_name} and no fallback intrinsics "
+                          "(fx, fy, cx, cy): publishing depth and mask but no point cloud", error=False)
+        pred = self.predictor.predict(rgb, None if camera is None else camera.K, self.params.output_resolution,
+                                      scale=self.scale.predict_scale, with_points=False)
+        depth = pred.depth * np.float32(self.scale.correction(pred.depth, pred.mask, pred.intrinsics))
+        self._publish(msg.header, wanted, rgb, depth, pred, camera)
+        self.stats.count("processed")
+        self.stats.record_latency(time.monotonic() - received)
+
+    def _decode(self, msg: Image | CompressedImage) -> np.ndarray:
+        if isinstance(msg, CompressedImage):
+            return codec.compressed_to_rgb(msg.format, msg.data)
+        return codec.image_to_rgb(**messages.image_fields(msg))
+
+    def _camera_for(self, width: int, height: int) -> Camera | None:
+        """Intrinsics for this image: latest camera_info (rescaled if it describes another size), else
+        the fallback parameters, else None."""
+        if self._camera_info is not None:
+            info, camera = self._camera_info
+            if info.width and info.height and (info.width, info.height) != (width, height):
+                K = scale_intrinsics(camera.K, width / info.width, height / info.height)
+                return Camera(K, camera.distortion, camera.distortion_model)
+            return camera
+        p = self.params
+        if p.fx > 0 and p.fy > 0:
+            cx = p.cx or (width - 1) / 2.0
+            cy = p.cy or (height - 1) / 2.0
+            return Camera(intrinsics_matrix(p.fx, p.fy, cx, cy), [0.0] * 5, "plumb_bob")
+        return None
+
+    def _publish(self, header: Header, wanted: set[str], rgb: np.ndarray, depth: np.ndarray,
+                 pred: Prediction, camera: Camera | None) -> None:
+        h, w = depth.shape
+        base = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        out = self._pubs
+        if "depth" in wanted:
+            out["depth"].publish(messages.image_msg(header, codec.depth_to_image_fields(depth)))
+        if "camera_info" in wanted and pred.intrinsics is not None:
+            info = codec.camera_info_fields(pred.intrinsics, w, h, camera.distortion, camera.distortion_model)
+            out["camera_info"].publish(messages.camera_info_msg(header, info))
+        if "mask" in wanted:
+            out["mask"].publish(messages.image_msg(header, codec.mono8_fields(pred.mask * np.uint8(255))))
+        if "overlay" in wanted:
+            out["overlay"].publish(messages.image_msg(header, codec.rgb_to_image_fields(overlay_mask(base, pred.mask))))
+        if "colorized" in wanted:
+            out["colorized"].publish(messages.image_msg(header, codec.rgb_to_image_fields(colorize_depth(depth))))
+        if "points" in wanted and pred.intrinsics is not None:
+            out["points"].publish(messages.cloud_msg(header, self._cloud(depth, pred, base)))
+
+    def _cloud(self, depth: np.ndarray, pred: Prediction, base: np.ndarray) -> dict:
+        points = depth_to_points(depth, pred.intrinsics)
+        points[~(np.isfinite(depth) & (depth <= self.params.max_point_range))] = np.nan
+        step = self.params.cloud_decimation
+        if step == 1:
+            return codec.points_to_cloud_fields(points, base, pred.mask, organised=True)
+        return codec.points_to_cloud_fields(points[::step, ::step], base[::step, ::step],
+                                            pred.mask[::step, ::step], organised=False)
+
+    # --- reporting ----------------------------------------------------------------------------
+    def _problem(self, text: str, error: bool = True) -> None:
+        """Count an error and log it unless the same problem was logged within the last period."""
+        if error:
+            self.stats.count("errors")
+        if self._problems.due(text):
+            log = self.get_logger().error if error else self.get_logger().warning
+            log(text)
+
+    def _report(self) -> None:
+        report = self.stats.report()
+        self.get_logger().info(report.line())
+        new_errors = report.counters["errors"] - self._errors_reported
+        self._errors_reported = report.counters["errors"]
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if new_errors else DiagnosticStatus.OK,
+            name=f"{self.get_name()}: depth", hardware_id=str(self.predictor.device),
+            message=f"{new_errors} bad frames in the last period" if new_errors else "running")
+        values = {**report.counters, "fps": f"{report.fps:.2f}",
+                  "latency_p50_ms": f"{report.latency_p50_ms:.1f}", "latency_p90_ms": f"{report.latency_p90_ms:.1f}",
+                  "scale_mode": self.params.scale_mode, "scale": f"{self.scale.current:.4f}",
+                  "checkpoint": str(self.predictor.checkpoint_path)}
+        status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]
+        self._diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
+                                                  status=[status]))
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console entry point `depth_node`; exits 1 with one log line when start-up fails."""
+    mirror_profiles_variable()
+    rclpy.init(args=args)
+    try:
+        node = DepthNode()
+    except (CheckpointError, ParameterException, ValueError, RuntimeError) as exc:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

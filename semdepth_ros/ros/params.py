@@ -1,0 +1,114 @@
+"""The node's parameters: one table with defaults, descriptions and ranges, read into a dataclass.
+
+Declared read-only: the model, topics and QoS are fixed at start-up, so a change needs a restart.
+config/semdepth.yaml documents the same parameters for users.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+
+from semdepth_ros.ros.qos import RELIABILITY
+from semdepth_ros.ros.scale import SCALE_MODES
+
+DEVICES = ("auto", "cpu", "cuda")
+OUTPUT_RESOLUTIONS = ("network", "input")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    default: Any
+    description: str
+    limits: tuple[float, float] | None = None     # inclusive range for numbers
+    choices: tuple[str, ...] | None = None
+
+
+SPECS: dict[str, Spec] = {
+    "checkpoint": Spec("", "Checkpoint file (.pt from `semdepth train`/`semdepth export`); empty = bundled "
+                           "default model or $SEMDEPTH_DEFAULT_MODEL."),
+    "device": Spec("auto", "Inference device: auto (CUDA when available), cpu, cuda or cuda:N.", choices=DEVICES),
+    "fp16": Spec(False, "Half-precision inference (CUDA only)."),
+    "output_resolution": Spec("network", "Resolution of all outputs: network (the checkpoint's input size, "
+                                         "fastest) or input (the camera image size).", choices=OUTPUT_RESOLUTIONS),
+    "scale_mode": Spec("checkpoint", "Metric scale: checkpoint (its scale factor), fixed (fixed_scale), "
+                                     "ground_plane (from camera_height), none (raw network depth).",
+                       choices=SCALE_MODES),
+    "camera_height": Spec(1.65, "Camera height above the ground in metres (scale_mode ground_plane).",
+                          (0.01, 100.0)),
+    "fixed_scale": Spec(1.0, "Depth multiplier for scale_mode fixed.", (1e-6, 1e6)),
+    "max_point_range": Spec(80.0, "Points farther than this (metres, depth along z) are NaN in the cloud.",
+                            (0.1, 10000.0)),
+    "cloud_decimation": Spec(1, "Keep every n-th pixel in both directions; >1 publishes an unorganised "
+                                "cloud without invalid points.", (1, 64)),
+    "publish_depth": Spec(True, "Publish depth (32FC1 metres) and depth/camera_info."),
+    "publish_mask": Spec(True, "Publish semantic/mask (mono8, 255 = foreground)."),
+    "publish_overlay": Spec(True, "Publish semantic/overlay (rgb8 image with the foreground tinted)."),
+    "publish_colorized": Spec(False, "Publish depth/colorized (rgb8 colour-mapped inverse depth)."),
+    "publish_points": Spec(True, "Publish points (PointCloud2 x, y, z, rgb, label); needs intrinsics."),
+    "use_compressed": Spec(False, "Subscribe to image/compressed (sensor_msgs/CompressedImage, jpeg or png) "
+                                  "instead of image."),
+    "fx": Spec(0.0, "Fallback focal length x in input-image pixels, used while no camera_info arrives "
+                    "(0 = no fallback).", (0.0, 1e6)),
+    "fy": Spec(0.0, "Fallback focal length y in input-image pixels (0 = no fallback).", (0.0, 1e6)),
+    "cx": Spec(0.0, "Fallback principal point x in input-image pixels (0 = image centre).", (0.0, 1e6)),
+    "cy": Spec(0.0, "Fallback principal point y in input-image pixels (0 = image centre).", (0.0, 1e6)),
+    "output_reliability": Spec("reliable", "QoS reliability of all outputs: reliable (rviz, ros2 bag) or "
+                                           "best_effort.", choices=tuple(RELIABILITY)),
+    "output_depth": Spec(1, "QoS history depth of all outputs (keep last N).", (1, 100)),
+    "stats_period": Spec(5.0, "Seconds between statistics log lines and /diagnostics messages.",
+                         (0.1, 3600.0)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeParams:
+    checkpoint: str
+    device: str
+    fp16: bool
+    output_resolution: str
+    scale_mode: str
+    camera_height: float
+    fixed_scale: float
+    max_point_range: float
+    cloud_decimation: int
+    publish_depth: bool
+    publish_mask: bool
+    publish_overlay: bool
+    publish_colorized: bool
+    publish_points: bool
+    use_compressed: bool
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    output_reliability: str
+    output_depth: int
+    stats_period: float
+
+
+def _descriptor(name: str, spec: Spec) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(name=name, description=spec.description, read_only=True)
+    if spec.choices:
+        descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.limits and isinstance(spec.default, float):
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.limits[0]), to_value=float(spec.limits[1]), step=0.0)]
+    elif spec.limits:
+        descriptor.integer_range = [IntegerRange(
+            from_value=int(spec.limits[0]), to_value=int(spec.limits[1]), step=1)]
+    return descriptor
+
+
+def declare_and_read(node: Node) -> NodeParams:
+    """Declare every parameter (rclpy rejects out-of-range values) and check the string choices."""
+    values = {name: node.declare_parameter(name, spec.default, _descriptor(name, spec)).value
+              for name, spec in SPECS.items()}
+    for name, spec in SPECS.items():
+        value = values[name]
+        cuda_index = name == "device" and value.startswith("cuda:")
+        if spec.choices and value not in spec.choices and not cuda_index:
+            raise ValueError(f"parameter {name} = '{value}' is not one of: {', '.join(spec.choices)}")
+    return NodeParams(**values)

@@ -1,0 +1,1 @@
+"""Offline training: datasets, losses, trainer, evaluation, export and the synthetic street world."""

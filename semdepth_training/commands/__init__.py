@@ -1,0 +1,1 @@
+"""`semdepth` sub-commands of the training package (see docs/interfaces.md for the name map)."""

@@ -1,0 +1,92 @@
+"""Evaluate a checkpoint (KITTI Eigen protocol, image folders, synthetic).
+
+KITTI: `semdepth evaluate --checkpoint model.pt --data KITTI_RAW --kind kitti --split
+splits/eigen/test_files.txt` (Velodyne GT, Garg crop, median scaling; the GT is cached after the first
+run). Improved GT: `--split splits/eigen_benchmark/test_files.txt --gt improved [--gt-root ANNOTATED]`.
+Writes report.md (seed 000 Table 1 layout), metrics.json and PNG figures to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from itertools import islice
+from pathlib import Path
+
+from semdepth_ros.metrics import MAX_DEPTH, MIN_DEPTH
+from semdepth_ros.predictor import Predictor
+from semdepth_training.evaluation.evaluate import SCALINGS, EvalOptions, evaluate
+from semdepth_training.evaluation.kitti_gt import GT_SOURCES
+from semdepth_training.evaluation.samples import KINDS, build_eval_dataset, eval_samples
+from semdepth_training.evaluation.report import write_report
+
+CROPS = ("garg", "eigen", "none")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file (semdepth train/export)")
+    parser.add_argument("--data", type=Path, default=None, help="dataset root (KITTI raw or image folder)")
+    parser.add_argument("--kind", choices=KINDS, default="kitti", help="dataset layout")
+    parser.add_argument("--split", type=Path, default=None, help="KITTI split file, e.g. eigen/test_files.txt")
+    parser.add_argument("--gt", choices=GT_SOURCES, default="velodyne",
+                        help="KITTI ground truth: raw Velodyne or improved (data_depth_annotated) PNGs")
+    parser.add_argument("--gt-root", type=Path, default=None, help="improved-GT root (default: --data)")
+    parser.add_argument("--gt-cache", type=Path, default=None,
+                        help="KITTI GT cache .npz (default: ~/.cache/semdepth/gt_<split>_<gt>.npz)")
+    parser.add_argument("--no-gt-cache", action="store_true", help="recompute KITTI GT, write no cache")
+    parser.add_argument("--scaling", choices=SCALINGS, default="median",
+                        help="median: per-image median GT/pred ratio (monocular protocol); fixed: one factor")
+    parser.add_argument("--scale-factor", type=float, default=None,
+                        help="factor for --scaling fixed (default: the checkpoint's metric scale)")
+    parser.add_argument("--crop", choices=CROPS, default=None,
+                        help="default: garg for KITTI Velodyne GT (Eigen split), none otherwise")
+    parser.add_argument("--min-depth", type=float, default=MIN_DEPTH, help="GT cap, lower (exclusive)")
+    parser.add_argument("--max-depth", type=float, default=MAX_DEPTH, help="GT cap, upper (inclusive)")
+    parser.add_argument("--synthetic-sequences", type=int, default=2, help="--kind synthetic: sequences")
+    parser.add_argument("--seed", type=int, default=1, help="--kind synthetic: world seed (training uses 0)")
+    parser.add_argument("--max-frames", type=int, default=None, help="evaluate only the first N frames")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--examples", type=int, default=4, help="rows in the qualitative figure")
+    parser.add_argument("--method", default=None, help="row label in the table (default: checkpoint name)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<checkpoint>)")
+
+
+def default_gt_cache(split: Path | None, gt: str) -> Path | None:
+    """One cache per split file and GT source, reused by every later evaluation on this machine."""
+    if split is None:
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semdepth"
+    return base / f"gt_{split.parent.name}_{split.stem}_{gt}.npz"
+
+
+def run(args: argparse.Namespace) -> int:
+    predictor = Predictor(args.checkpoint, device=args.device)
+    meta = predictor.meta
+    try:
+        dataset = build_eval_dataset(args.kind, args.data, meta.input_height, meta.input_width, args.split,
+                                     args.synthetic_sequences, args.seed)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}")
+        return 2
+    # A partial run (--max-frames) computes only its frames' GT and leaves the cache alone.
+    cache = None if args.no_gt_cache or args.max_frames else (args.gt_cache or default_gt_cache(args.split, args.gt))
+    samples, total = eval_samples(dataset, args.gt, args.gt_root, cache), len(dataset)
+    if args.max_frames is not None:
+        samples, total = islice(samples, args.max_frames), min(total, args.max_frames)
+    crop = args.crop or ("garg" if args.kind == "kitti" and args.gt == "velodyne" else "none")
+    options = EvalOptions(
+        crop=None if crop == "none" else crop, scaling=args.scaling,
+        scale_factor=meta.scale_factor if args.scale_factor is None else args.scale_factor,
+        min_depth=args.min_depth, max_depth=args.max_depth, batch_size=args.batch_size,
+        num_examples=args.examples)
+    result = evaluate(predictor, samples, total, options)
+    method = args.method or args.checkpoint.stem
+    out = args.out or Path(f"eval_{args.checkpoint.stem}")
+    config = {"checkpoint": str(args.checkpoint), "data": str(args.data), "kind": args.kind,
+              "split": str(args.split) if args.split else None, "gt": args.gt if args.kind == "kitti" else "dataset"}
+    paths = write_report(result, out, method, config=config)
+    m = result.metrics
+    print(f"{result.num_images} images: abs_rel {m['abs_rel']:.3f} sq_rel {m['sq_rel']:.3f} rmse {m['rmse']:.3f} "
+          f"rmse_log {m['rmse_log']:.3f} a1 {m['a1']:.3f} a2 {m['a2']:.3f} a3 {m['a3']:.3f}")
+    print(f"report: {paths['markdown']}")
+    return 0

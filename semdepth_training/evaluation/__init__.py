@@ -1,0 +1,1 @@
+"""Depth evaluation: KITTI ground truth, the protocol loop over a dataset, and its report."""

@@ -1,0 +1,122 @@
+"""Evaluation report: a markdown table in the paper's layout, the JSON numbers and PNG figures.
+
+The main table has seed 000 Table 1's columns so a result can be pasted next to the published rows;
+the breakdowns follow seed 002 Tables 4-7 (depth ranges) and seed 000 Fig. 5 / seed 001 Fig. 4
+(per class, Abs Rel). Figures use matplotlib's object API (no pyplot, no display needed).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+
+from semdepth_ros.visualize import colorize_depth, overlay_mask
+from semdepth_training.evaluation.evaluate import EvalResult, Example
+
+TABLE1_COLUMNS = (("abs_rel", "Abs Rel"), ("sq_rel", "Sq Rel"), ("rmse", "RMSE"), ("rmse_log", "RMSE log"),
+                  ("a1", "δ < 1.25"), ("a2", "δ < 1.25²"), ("a3", "δ < 1.25³"))
+
+
+def _row(cells: list[str], metrics: dict[str, float]) -> str:
+    return "| " + " | ".join(cells + [f"{metrics[key]:.3f}" for key, _ in TABLE1_COLUMNS]) + " |"
+
+
+def _header(first: list[str]) -> list[str]:
+    names = first + [label for _, label in TABLE1_COLUMNS]
+    return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+
+
+def _breakdown_table(title: str, first: str, table: dict[str, dict[str, float]],
+                     extra: dict[str, float] | None = None) -> list[str]:
+    lines = ["", f"### {title}", ""] + _header([first, "Pixels"])
+    lines += [_row([name, str(int(m["count"]))], m) for name, m in table.items()]
+    if extra:
+        lines.append(_row(["class average", ""], extra))
+    return lines
+
+
+def markdown_report(result: EvalResult, method: str, training: str = "M+Sem") -> str:
+    """Seed 000 Table 1 layout, then the scaling summary and the breakdowns."""
+    s = result.scaling
+    lines = ["## Depth evaluation", ""] + _header(["Method", "Training"])
+    lines.append(_row([method, training], result.metrics))
+    lines += ["", f"{result.num_images} images ({result.num_skipped} without valid ground truth skipped); "
+              f"crop: {s['crop']}; depth capped to ({s['min_depth']:g}, {s['max_depth']:g}] m; "
+              f"scaling: {s['mode']} (ratio median {s['ratio_median']:.3f}, std {s['ratio_std']:.3f})."]
+    lines += _breakdown_table("Per depth range (seed 002 Tables 4-7; ranges of the ground truth)", "Range",
+                              result.by_range)
+    if result.by_class:
+        lines += _breakdown_table("Per semantic class (seed 000 Fig. 5, seed 001 Fig. 4; pseudo-label train ids)",
+                                  "Class", result.by_class, result.class_average)
+    sources = ", ".join(f"{k}: {v} images" for k, v in sorted(result.foreground_source.items()))
+    lines += _breakdown_table(f"Foreground vs background (seed 000 Table 7; labels from {sources})", "Region",
+                              result.by_foreground)
+    return "\n".join(lines) + "\n"
+
+
+def _bar_figure(table: dict[str, dict[str, float]], title: str, metrics: tuple[str, ...]) -> Figure:
+    fig = Figure(figsize=(max(4.0, 0.5 * len(table) + 2.0), 3.2 * len(metrics)), tight_layout=True)
+    names = list(table)
+    for row, metric in enumerate(metrics, 1):
+        ax = fig.add_subplot(len(metrics), 1, row)
+        ax.bar(range(len(names)), [table[n][metric] for n in names], color="tab:blue")
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        ax.set_ylabel(dict(TABLE1_COLUMNS)[metric])
+        ax.grid(axis="y", alpha=0.3)
+    fig.axes[0].set_title(title)
+    return fig
+
+
+def _dilate_for_display(error: np.ndarray) -> np.ndarray:
+    """Sparse LiDAR errors are single pixels, invisible at figure size: spread each over 5x5 for display."""
+    valid = np.isfinite(error)
+    grown = cv2.dilate(np.where(valid, error, 0).astype(np.float32), np.ones((5, 5), np.uint8))
+    reach = cv2.dilate(valid.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return np.where(reach, grown, np.nan)
+
+
+def qualitative_figure(examples: list[Example], max_error: float = 0.5) -> Figure:
+    """Rows of image / predicted depth / predicted mask / Abs Rel error map."""
+    columns = ("image", "depth (scaled)", "foreground mask", f"Abs Rel error (0-{max_error:g})")
+    fig = Figure(figsize=(16, 2.4 * len(examples) + 0.5), tight_layout=True)
+    for row, example in enumerate(examples):
+        mask = (example.fg_pred > 0.5).astype(np.uint8)
+        panels = (example.image, colorize_depth(example.depth_pred), overlay_mask(example.image, mask),
+                  _dilate_for_display(example.abs_rel_map))
+        for col, panel in enumerate(panels):
+            ax = fig.add_subplot(len(examples), 4, row * 4 + col + 1)
+            if col == 3:
+                ax.set_facecolor("black")
+                ax.imshow(panel, cmap="inferno", vmin=0.0, vmax=max_error, interpolation="nearest")
+            else:
+                ax.imshow(panel)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(columns[col])
+            if col == 0:
+                ax.set_ylabel(example.name, fontsize=7)
+    return fig
+
+
+def write_report(result: EvalResult, out_dir: str | Path, method: str, training: str = "M+Sem",
+                 config: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write report.md, metrics.json and the PNG figures into ``out_dir``; returns the paths by kind."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "report.md", "json": out / "metrics.json",
+             "by_range": out / "error_by_range.png", "by_class": out / "error_by_class.png"}
+    paths["markdown"].write_text(markdown_report(result, method, training))
+    paths["json"].write_text(json.dumps({"method": method, "config": config or {}, **result.to_dict()}, indent=2))
+    _bar_figure(result.by_range, "Error by ground-truth depth range", ("abs_rel", "rmse")).savefig(
+        paths["by_range"], dpi=100)
+    classes = result.by_class or result.by_foreground
+    _bar_figure(classes, "Abs Rel by semantic class", ("abs_rel",)).savefig(paths["by_class"], dpi=100)
+    if result.examples:
+        paths["qualitative"] = out / "qualitative.png"
+        qualitative_figure(result.examples).savefig(paths["qualitative"], dpi=80)
+    return paths

@@ -1,0 +1,330 @@
+"""The self-supervised training loop (seed 000 Sec. 3-5.1, on the Monodepth2 regime).
+
+One :class:`Trainer` owns the depth/semantic network, the pose network, Adam + StepLR, the AMP
+GradScaler and the run folder::
+
+    run_dir/config.yaml           resolved configuration
+    run_dir/models/epoch_NNN.pt   node-usable checkpoint after epoch NNN (1-based)
+    run_dir/models/last.pt        newest node-usable checkpoint (also written on stop)
+    run_dir/resume.pt             full training state for ``resume=True``
+    run_dir/tensorboard/          scalars and images
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
+from semdepth_ros.geometry import disp_to_depth, pose_vec_to_matrix
+from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
+from semdepth_ros.model import PoseNet, SemDepthNet
+from semdepth_ros.predictor import resolve_device
+from semdepth_ros.visualize import colorize_depth
+from semdepth_training.config import TrainConfig, save_config
+from semdepth_training.datasets import SampleDataset, build_dataset, fetch_split
+from semdepth_training.losses import LossResult, compute_losses
+from semdepth_training.run_state import (EpochSampler, GracefulStop, ignore_stop_signals_in_worker, rng_state,
+                                         seed_everything, set_rng_state)
+from semdepth_training.synth import SynthConfig
+
+RESUME_FILE = "resume.pt"
+CONFIG_FILE = "config.yaml"
+MODELS_DIR = "models"
+TENSORBOARD_DIR = "tensorboard"
+VAL_METRICS = ("abs_rel", "sq_rel", "rmse", "a1")
+
+
+def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, SampleDataset | None]:
+    """Training set (augmented) and validation set (None when the source has none).
+
+    KITTI reads ``<split>/train_files.txt`` and ``val_files.txt`` from ``data.split`` when it is a
+    folder, else fetches split ``data.split`` into ``run_dir/splits`` (copied from ``data.split_dir``
+    when given, downloaded otherwise). A synthetic validation set defaults to seed ``run.seed + 1``,
+    i.e. different streets from the training ones.
+    """
+    data, seed = config.data, config.run.seed
+    common = {"height": data.height, "width": data.width, "frame_ids": tuple(data.frame_ids)}
+    train_opts = {**common, "augment": True, "seed": seed, **data.options}
+    val_opts: dict[str, Any] | None = {**common, "augment": False, "seed": seed, **data.val_options}
+    if data.dataset in ("kitti", "folder") and data.path is None:
+        raise ValueError(f"data.path is required for dataset {data.dataset!r} "
+                         "(the KITTI raw root or the image-folder root); pass --data PATH")
+    if data.dataset == "kitti":
+        split_dir = Path(data.split) if Path(data.split).is_dir() else fetch_split(
+            data.split, run_dir / "splits", url=data.split_dir)
+        train_opts.update(root=data.path, split_file=split_dir / "train_files.txt")
+        val_file = split_dir / "val_files.txt"
+        val_opts = {**val_opts, "root": data.path, "split_file": val_file} if val_file.is_file() else None
+    elif data.dataset == "folder":
+        train_opts["root"] = data.path
+        val_opts = {**val_opts, "root": data.val_path} if data.val_path is not None else None
+    else:
+        if "seed" not in data.val_options:
+            val_opts["seed"] = seed + 1
+        train_opts, val_opts = _synthetic_options(train_opts, data), _synthetic_options(val_opts, data)
+    train = build_dataset(data.dataset, **train_opts)
+    val = build_dataset(data.dataset, **val_opts) if val_opts is not None and config.run.validate else None
+    return train, val
+
+
+def _synthetic_options(options: dict[str, Any], data: Any) -> dict[str, Any]:
+    """``config`` given as a YAML mapping -> SynthConfig, rendered at the training size by default."""
+    render = {"height": data.height, "width": data.width, **options.get("config", {})}
+    try:
+        return {**options, "config": SynthConfig(**render)}
+    except TypeError as exc:
+        raise ValueError(f"data options: bad synthetic config {render}: {exc}") from exc
+
+
+class Trainer:
+    """Builds everything from a :class:`TrainConfig`; ``resume=True`` restores ``run_dir/resume.pt``
+    so that the continued run ends with the same weights as an uninterrupted one (deterministic
+    settings)."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self._check_run_dir(resume)
+        self.device = resolve_device(config.run.device)
+        self.amp = config.run.amp and self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        seed_everything(config.run.seed)
+        self.train_set, self.val_set = build_datasets(config, self.run_dir)
+        self.sampler = EpochSampler(len(self.train_set), config.optim.batch_size, config.run.seed)
+        self.model = SemDepthNet(config.model).to(self.device)
+        self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path).to(self.device)
+        params = list(self.model.parameters()) + list(self.pose_net.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=config.optim.learning_rate)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.optim.scheduler_step_size,
+                                                         config.optim.scheduler_gamma)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        self.epoch = 0            # epochs completed
+        self.batch_in_epoch = 0   # batches of epoch ``self.epoch`` completed
+        self.step = 0             # optimiser steps completed
+        self.last_val: dict[str, float] | None = None
+        self.history: list[dict[str, float]] = []  # per-epoch validation results (the learning curve)
+        if resume:
+            self._load_resume_state()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, self.run_dir / CONFIG_FILE)
+
+    def _check_run_dir(self, resume: bool) -> None:
+        state = self.run_dir / RESUME_FILE
+        if resume and not state.is_file():
+            raise FileNotFoundError(f"cannot resume: {state} does not exist (start without --resume)")
+        if not resume and state.is_file():
+            raise ValueError(f"{self.run_dir} already holds a run ({RESUME_FILE}); pass --resume to "
+                             "continue it or choose another --out")
+
+    # ---------------------------------------------------------------- training
+    def _finished(self) -> bool:
+        max_steps = self.config.run.max_steps
+        return self.epoch >= self.config.optim.num_epochs or (max_steps is not None and self.step >= max_steps)
+
+    def train(self) -> dict[str, Any]:
+        """Train until ``num_epochs`` or ``max_steps``, or a stop signal; always leaves a resumable state."""
+        from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
+
+        saved_step = -1
+        with GracefulStop() as stop, SummaryWriter(self.run_dir / TENSORBOARD_DIR,
+                                                   purge_step=self.step or None) as writer:
+            while not self._finished() and not stop.requested:
+                self._train_epoch(writer, stop)
+                if self.batch_in_epoch == self.sampler.batches_per_epoch:
+                    self._end_epoch(writer)
+                    saved_step = self.step
+            if saved_step != self.step:
+                self._save()
+        return {"epoch": self.epoch, "step": self.step, "stopped": stop.requested, "val": self.last_val}
+
+    def _loader(self, dataset: SampleDataset, sampler: EpochSampler | None, generator_seed: int) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.config.optim.batch_size, sampler=sampler,
+                          num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
+                          drop_last=sampler is not None, worker_init_fn=ignore_stop_signals_in_worker,
+                          generator=torch.Generator().manual_seed(generator_seed))
+
+    def _train_epoch(self, writer: Any, stop: GracefulStop) -> None:
+        cfg = self.config
+        self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
+        self.train_set.set_epoch(self.epoch)
+        # A private generator: creating an iterator must not consume the global RNG, or a resumed run
+        # (one more iterator) would drift from an uninterrupted one.
+        loader = self._loader(self.train_set, self.sampler, cfg.run.seed * 1_000_003 + self.epoch)
+        self.model.train()
+        self.pose_net.train()
+        progress = tqdm(loader, total=self.sampler.batches_per_epoch, initial=self.batch_in_epoch,
+                        desc=f"epoch {self.epoch + 1}/{cfg.optim.num_epochs}", unit="batch", dynamic_ncols=True)
+        start, images = time.perf_counter(), 0
+        for batch in progress:
+            result, outputs = self.train_step(batch)
+            self.step += 1
+            self.batch_in_epoch += 1
+            images += cfg.optim.batch_size
+            rate = images / (time.perf_counter() - start)
+            loss = result.terms["total"].item()
+            if not math.isfinite(loss):
+                raise RuntimeError(f"loss became {loss} at step {self.step}; lower optim.learning_rate "
+                                   "or check the data (resume continues from the last good checkpoint)")
+            progress.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}")
+            if self.step % cfg.run.log_every == 0:
+                self._log_scalars(writer, result, rate)
+            if self.step % cfg.run.image_every == 0:
+                self._log_images(writer, batch, outputs, result)
+            if self._finished() or stop.requested:
+                break
+        progress.close()
+
+    def _to_device(self, batch: dict[Any, Any]) -> dict[Any, Any]:
+        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    def predict_poses(self, inputs: dict[Any, Any]) -> dict[int, torch.Tensor]:
+        """T (target -> source, 4x4) per source frame. Monodepth2 pairs frames in time order: source -1
+        is fed as (-1, 0) and the result inverted, +1 as (0, +1); the pose net sees the jittered
+        images like the depth net."""
+        poses = {}
+        for f in self.config.data.frame_ids:
+            if f == 0:
+                continue
+            pair = (inputs[("color_aug", f, 0)], inputs[("color_aug", 0, 0)])
+            with torch.autocast(self.device.type, enabled=self.amp):
+                axisangle, translation = self.pose_net(*(pair if f < 0 else pair[::-1]))
+            poses[f] = pose_vec_to_matrix(axisangle.float(), translation.float(), invert=f < 0)
+        return poses
+
+    def train_step(self, batch: dict[Any, Any]) -> tuple[LossResult, dict[Any, torch.Tensor]]:
+        """One optimiser step: networks on jittered colour, losses on the original colour."""
+        inputs = self._to_device(batch)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            outputs = self.model(inputs[("color_aug", 0, 0)])
+        poses = self.predict_poses(inputs)
+        # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
+        outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
+        result = compute_losses(inputs, outputs, poses, self.config.loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(result.total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return result, outputs
+
+    def _end_epoch(self, writer: Any) -> None:
+        self.scheduler.step()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.last_val = self.validate()
+        if self.last_val is not None:
+            self.history.append({"epoch": self.epoch, "step": self.step, **self.last_val})
+            for name in VAL_METRICS:
+                writer.add_scalar(f"val/{name}", self.last_val[name], self.step)
+            tqdm.write(f"epoch {self.epoch}: val abs_rel {self.last_val['abs_rel']:.4f} "
+                       f"a1 {self.last_val['a1']:.3f} ({self.last_val['images']} images)")
+        self._save(epoch_file=True)
+
+    # ---------------------------------------------------------------- validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float] | None:
+        """Median-scaled depth metrics vs ``depth_gt`` (samples with ``depth_valid``), averaged over
+        images (the evaluation protocol of seed 000 Table 1 via semdepth_ros.metrics). None without a
+        validation set or ground truth."""
+        if self.val_set is None:
+            return None
+        loader = self._loader(self.val_set, None, 0)
+        self.model.eval()
+        sums, count = dict.fromkeys(VAL_METRICS, 0.0), 0
+        for batch in loader:
+            with torch.autocast(self.device.type, enabled=self.amp):
+                disp = self.model(batch[("color", 0, 0)].to(self.device))[("disp", 0)]
+            _, depth = disp_to_depth(disp.float(), self.config.loss.min_depth, self.config.loss.max_depth)
+            depth = depth[:, 0].cpu().numpy()
+            for i in np.flatnonzero(batch["depth_valid"].numpy() > 0):
+                pixels = prepare_eval_pixels(batch["depth_gt"][i, 0].numpy(), depth[i], self.config.data.eval_crop)
+                if pixels.gt.size:
+                    errors = compute_depth_errors(pixels.gt, pixels.pred)
+                    sums = {k: sums[k] + errors[k] for k in sums}
+                    count += 1
+        self.model.train()
+        if count == 0:
+            return None
+        return {**{k: v / count for k, v in sums.items()}, "images": count}
+
+    # ---------------------------------------------------------------- logging
+    def _log_scalars(self, writer: Any, result: LossResult, rate: float) -> None:
+        for name, value in result.terms.items():
+            writer.add_scalar(f"loss/{name}", value.item(), self.step)
+        writer.add_scalar("lr", self.optimizer.param_groups[0]["lr"], self.step)
+        writer.add_scalar("images_per_sec", rate, self.step)
+
+    def _log_images(self, writer: Any, batch: dict[Any, Any], outputs: dict[Any, torch.Tensor],
+                    result: LossResult) -> None:
+        """First sample of the batch: target, depth, auto-mask, a warped source, foreground."""
+        def rgb(t: torch.Tensor) -> np.ndarray:
+            return (t[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+
+        images = {"target": rgb(batch[("color", 0, 0)]), "warped": rgb(result.warped),
+                  "depth": colorize_depth(result.depth[0, 0].cpu().numpy())}
+        if result.automask is not None:
+            images["automask"] = rgb(result.automask.float().expand(-1, 3, -1, -1))
+        if ("fg", 0) in outputs:
+            images["foreground"] = rgb(outputs[("fg", 0)].expand(-1, 3, -1, -1))
+        for name, image in images.items():
+            writer.add_image(f"images/{name}", image, self.step, dataformats="HWC")
+
+    # ---------------------------------------------------------------- checkpoints
+    def checkpoint_meta(self) -> CheckpointMeta:
+        cfg = self.config
+        return CheckpointMeta(model_config=cfg.model, input_height=cfg.data.height, input_width=cfg.data.width,
+                              min_depth=cfg.loss.min_depth, max_depth=cfg.loss.max_depth,
+                              training={"epoch": self.epoch, "step": self.step, "val": self.last_val,
+                                        "config": cfg.to_dict()},
+                              provenance={"run_dir": str(self.run_dir.resolve()),
+                                          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def _save(self, epoch_file: bool = False) -> None:
+        """Node checkpoint(s), then the resume state (each written atomically)."""
+        models = self.run_dir / MODELS_DIR
+        meta = self.checkpoint_meta()
+        if epoch_file:
+            save_checkpoint(models / f"epoch_{self.epoch:03d}.pt", self.model, meta)
+        save_checkpoint(models / "last.pt", self.model, meta)
+        state = {"model": self.model.state_dict(), "pose_net": self.pose_net.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "scaler": self.scaler.state_dict(), "epoch": self.epoch, "step": self.step,
+                 "batch_in_epoch": self.batch_in_epoch, "last_val": self.last_val, "history": self.history,
+                 "rng": rng_state(),
+                 "data": self._data_signature(), "model_config": dataclasses.asdict(self.config.model)}
+        path = self.run_dir / RESUME_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        tqdm.write(f"saved step {self.step} (epoch {self.epoch}, batch {self.batch_in_epoch}) to {self.run_dir}")
+
+    def _data_signature(self) -> dict[str, int]:
+        """What the saved batch position means; resuming with other values would skip the wrong data."""
+        return {"num_samples": self.sampler.num_samples, "batch_size": self.sampler.batch_size,
+                "seed": self.sampler.seed}
+
+    def _load_resume_state(self) -> None:
+        path = self.run_dir / RESUME_FILE
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["data"] != self._data_signature():
+            raise ValueError(f"cannot resume {path}: it was saved for data {state['data']} but the config now "
+                             f"gives {self._data_signature()}; resume with the run's own config.yaml")
+        if state["model_config"] != dataclasses.asdict(self.config.model):
+            raise ValueError(f"cannot resume {path}: model config changed since the run started")
+        self.model.load_state_dict(state["model"])
+        self.pose_net.load_state_dict(state["pose_net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
+        self.last_val, self.history = state["last_val"], state["history"]
+        set_rng_state(state["rng"])
