@@ -32,15 +32,14 @@ setup(
         "ros": ROS_WHEELS,
         "train": ["tensorboard"],
         "export": ["onnx", "onnxruntime"],
-        "test": ["pytest"],
-        "all": ROS_WHEELS + ["tensorboard", "onnx", "onnxruntime", "pytest"],
+        "test": ["pytest", "colcon-common-extensions"],
+        "all": ROS_WHEELS + ["tensorboard", "onnx", "onnxruntime", "pytest", "colcon-common-extensions"],
     },
     zip_safe=True,
     maintainer="semdepth_ros maintainers",
     maintainer_email="maintainers@semdepth-ros.invalid",
     description="Monocular depth, semantic mask and point cloud for ROS 2",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "semdepth = semdepth_ros.cli.main:main",

@@ -98,8 +98,10 @@ class TrainConfig:
         return _build(cls, data, "")
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML file (None: all defaults) and apply ``section.key=value`` overrides (YAML values)."""
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                values: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML file (None: all defaults), then apply ``section.key=value`` overrides (values in
+    YAML syntax, as typed on a command line) and ``values`` ({"section.key": python value})."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -109,7 +111,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a training config must be a YAML mapping of sections")
     for item in overrides or []:
-        _apply_override(data, item)
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} must look like section.key=value, e.g. optim.batch_size=4")
+        _set(data, key.strip(), yaml.safe_load(text))
+    for key, value in (values or {}).items():
+        _set(data, key, value)
     return TrainConfig.from_dict(data)
 
 
@@ -117,15 +124,14 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
-def _apply_override(data: dict[str, Any], item: str) -> None:
-    key, sep, value = item.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) != 2 or not all(parts):
-        raise ValueError(f"override {item!r} must look like section.key=value, e.g. optim.batch_size=4")
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"config key {key!r} must look like section.key, e.g. optim.batch_size")
     section = data.setdefault(parts[0], {})
     if not isinstance(section, dict):
-        raise ValueError(f"override {item!r}: section {parts[0]!r} is not a mapping")
-    section[parts[1]] = yaml.safe_load(value)
+        raise ValueError(f"config section {parts[0]!r} is not a mapping")
+    section[parts[1]] = value
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

@@ -224,3 +224,17 @@ def test_pose_net() -> None:
         axisangle, translation = pose(a, b)
     assert torch.allclose(axisangle, 0.01 * torch.tensor([1.0, 2.0, 3.0]).expand(2, 1, 3))
     assert torch.allclose(translation, 0.01 * torch.tensor([4.0, 5.0, 6.0]).expand(2, 1, 3))
+
+
+def test_width_multiplier_shrinks_every_part():
+    """width < 1 (the bundled demo model's variant) keeps the outputs and cuts parameters ~4x."""
+    full = SemDepthNet(ModelConfig(num_layers=18))
+    half = SemDepthNet(ModelConfig(num_layers=18, width=0.5))
+    n_full = sum(p.numel() for p in full.parameters())
+    n_half = sum(p.numel() for p in half.parameters())
+    assert 0.2 < n_half / n_full < 0.3
+    with torch.no_grad():
+        out = half.eval()(torch.rand(1, 3, 64, 192))
+    assert out[("disp", 0)].shape == (1, 1, 64, 192) and out[("fg", 3)].shape == (1, 1, 8, 24)
+    with pytest.raises(ValueError, match="width"):
+        ModelConfig(width=0.0)

@@ -32,6 +32,10 @@ OUTPUT_NAMESPACE = "/semdepth"  # where --record puts the network outputs
 SAMPLE_WIDTH = 480              # qualitative samples are kept downsized
 
 
+class StopEvaluation(RuntimeError):
+    """A frame handler cannot go on (e.g. the node died); like a BagError, partial results are kept."""
+
+
 class DepthPredictor(Protocol):
     """What the evaluation needs from a model: `semdepth_ros.predictor.Predictor` or a test stand-in."""
 
@@ -187,9 +191,11 @@ FrameHandler = Callable[[Iterable[BagFrame], GroundTruth, Evaluator, Recorder | 
 
 def run_on_bag(bag: str | Path, mode: str, options: EvalOptions, handle_frames: FrameHandler,
                record: str | Path | None = None) -> EvalResult:
-    """Open the bag, pick topics, then let ``handle_frames(frames, ground_truth, evaluator, recorder,
-    result)`` consume the frames; every BagError is caught into ``result.error`` so partial results
-    survive a bag that is cut or corrupt midway."""
+    """Open the bag, pick topics, then let ``handle_frames`` consume the frames.
+
+    A BagError or StopEvaluation ends the run into ``result.error`` with the frames done so far kept,
+    so a bag that is cut or corrupt midway still gives numbers (and a valid recorded bag).
+    """
     result = EvalResult(str(bag), mode, options)
     evaluator: Evaluator | None = None
     recorder: Recorder | None = None
@@ -208,7 +214,7 @@ def run_on_bag(bag: str | Path, mode: str, options: EvalOptions, handle_frames: 
             frames = tqdm(iter_frames(reader, topics, options.max_dt), total=expected, unit="frame",
                           desc=f"eval-bag {mode}")
             handle_frames(frames, ground_truth, evaluator, recorder, result)
-    except BagError as exc:
+    except (BagError, StopEvaluation) as exc:
         result.error = str(exc)
     finally:
         if recorder is not None:

@@ -20,6 +20,9 @@ class ModelConfig:
     seem_edge_ratio: float = 0.4  # mu, App. A.2 (mu*N edge points, as many disturbed, the rest random)
     seem_disturb: int = 3  # c, App. A.2 Table 5
     seem_reference_pixels: int = 192 * 640  # N is given for this many pixels and scaled with H*W
+    # Channel multiplier for encoder and decoders (1.0 = the paper). < 1 gives the small, fast
+    # variants used for CPU training and the bundled demo model; it rules out ImageNet weights.
+    width: float = 1.0
     pretrained_path: str | None = None  # torchvision ResNet state_dict; checkpoints store None
 
     def __post_init__(self) -> None:
@@ -40,6 +43,11 @@ class ModelConfig:
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 <= ratio <= 0.5:
             raise ValueError(f"seem_edge_ratio must be in [0, 0.5] (2*mu*N points are edge-based), "
                              f"not {ratio!r}")
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) \
+                or not 0.125 <= self.width <= 1.0:
+            raise ValueError(f"width must be in [0.125, 1.0], not {self.width!r}")
+        if self.width != 1.0 and self.pretrained_path is not None:
+            raise ValueError("ImageNet weights (pretrained_path) need width 1.0")
         if isinstance(self.pretrained_path, os.PathLike):
             self.pretrained_path = os.fspath(self.pretrained_path)
         if self.pretrained_path is not None and not isinstance(self.pretrained_path, str):

@@ -12,6 +12,11 @@ DECODER_CHANNELS = (16, 32, 64, 128, 256)
 NUM_SCALES = 4  # sigmoid heads at levels 0..3 (resolution /1 ... /8)
 
 
+def scaled_channels(channels: Sequence[int], width: float) -> tuple[int, ...]:
+    """Channel counts times the width multiplier, at least 8 each (ModelConfig.width)."""
+    return tuple(max(8, int(round(c * width))) for c in channels)
+
+
 class Conv3x3(nn.Module):
     """3x3 convolution with reflection padding (no zero border that the depth head would learn as an edge)."""
 

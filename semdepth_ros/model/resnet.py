@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from semdepth_ros.model.layers import scaled_channels
+
 # Monodepth2's input normalisation, kept so torchvision ImageNet weights see inputs of the usual range.
 INPUT_MEAN = 0.45
 INPUT_STD = 0.225
@@ -85,7 +87,7 @@ class ResNetEncoder(nn.Module):
     """
 
     def __init__(self, num_layers: int = 18, num_input_images: int = 1,
-                 pretrained_path: str | os.PathLike | None = None) -> None:
+                 pretrained_path: str | os.PathLike | None = None, width: float = 1.0) -> None:
         super().__init__()
         if num_layers not in ARCHITECTURES:
             raise ValueError(f"num_layers must be one of {sorted(ARCHITECTURES)}, not {num_layers!r}")
@@ -94,19 +96,20 @@ class ResNetEncoder(nn.Module):
         self.num_layers = num_layers
         self.num_input_images = num_input_images
         block, counts = ARCHITECTURES[num_layers]
-        self.conv1 = nn.Conv2d(3 * num_input_images, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        stem, *stage_planes = scaled_channels((64, 64, 128, 256, 512), width)
+        self.conv1 = nn.Conv2d(3 * num_input_images, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        in_planes = 64
-        for index, (planes, count) in enumerate(zip((64, 128, 256, 512), counts)):
+        in_planes = stem
+        for index, (planes, count) in enumerate(zip(stage_planes, counts)):
             stride = 1 if index == 0 else 2
             blocks = []
             for b in range(count):
                 blocks.append(block(in_planes, planes, stride if b == 0 else 1))
                 in_planes = planes * block.expansion
             self.add_module(f"layer{index + 1}", nn.Sequential(*blocks))
-        self.num_ch_enc = [64] + [planes * block.expansion for planes in (64, 128, 256, 512)]
+        self.num_ch_enc = [stem] + [planes * block.expansion for planes in stage_planes]
         self._init_weights()
         if pretrained_path is not None:
             self.load_torchvision_state_dict(pretrained_path)

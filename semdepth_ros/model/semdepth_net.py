@@ -8,7 +8,7 @@ from torch import nn
 
 from semdepth_ros.model.config import ModelConfig
 from semdepth_ros.model.depth_decoder import SEEM_LEVELS, DepthDecoder
-from semdepth_ros.model.layers import DECODER_CHANNELS
+from semdepth_ros.model.layers import DECODER_CHANNELS, scaled_channels
 from semdepth_ros.model.resnet import ResNetEncoder
 from semdepth_ros.model.seem import SEEM
 from semdepth_ros.model.semantic_decoder import SemanticDecoder
@@ -22,18 +22,20 @@ class SemDepthNet(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = ResNetEncoder(config.num_layers, pretrained_path=config.pretrained_path)
+        self.encoder = ResNetEncoder(config.num_layers, pretrained_path=config.pretrained_path,
+                                     width=config.width)
         num_ch_enc = self.encoder.num_ch_enc
-        self.semantic_decoder = SemanticDecoder(num_ch_enc) if config.semantic else None
+        num_ch_dec = scaled_channels(DECODER_CHANNELS, config.width)
+        self.semantic_decoder = SemanticDecoder(num_ch_enc, num_ch_dec) if config.semantic else None
         seem = None
         if config.seem:
             # Table 4 "SEEM": econv1, econv0; aconv2, 1, 0; S_upconv2, 1, 0; output = aconv0's width.
-            level_channels = [DECODER_CHANNELS[i] for i in SEEM_LEVELS]
-            seem = SEEM([num_ch_enc[1], num_ch_enc[0]], level_channels, level_channels, DECODER_CHANNELS[0],
+            level_channels = [num_ch_dec[i] for i in SEEM_LEVELS]
+            seem = SEEM([num_ch_enc[1], num_ch_enc[0]], level_channels, level_channels, num_ch_dec[0],
                         n_points=config.seem_points, edge_ratio=config.seem_edge_ratio,
                         disturb=config.seem_disturb, reference_pixels=config.seem_reference_pixels)
         self.depth_decoder = DepthDecoder(num_ch_enc, fuse_semantic=config.semantic,
-                                          attention=config.attention, seem=seem)
+                                          attention=config.attention, seem=seem, num_ch_dec=num_ch_dec)
 
     def forward(self, images: torch.Tensor) -> dict[Any, torch.Tensor]:
         if images.dim() != 4 or images.shape[1] != 3:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import rclpy
+import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import ParameterException
@@ -218,7 +219,7 @@ class DepthNode(Node):
         self._errors_reported = report.counters["errors"]
         status = DiagnosticStatus(
             level=DiagnosticStatus.WARN if new_errors else DiagnosticStatus.OK,
-            name=f"{self.get_name()}: depth", hardware_id=str(self.predictor.device),
+            name=f"{self.get_fully_qualified_name()}: frames", hardware_id=str(self.predictor.device),
             message=f"{new_errors} bad frames in the last period" if new_errors else "running")
         values = {**report.counters, "fps": f"{report.fps:.2f}",
                   "latency_p50_ms": f"{report.latency_p50_ms:.1f}", "latency_p90_ms": f"{report.latency_p90_ms:.1f}",

@@ -26,6 +26,8 @@ class StatsReport:
     def line(self) -> str:
         """One human-readable log line."""
         counts = " ".join(f"{name}={value}" for name, value in self.counters.items())
+        if np.isnan(self.latency_p50_ms):
+            return f"{counts} fps={self.fps:.1f} (no frames this period)"
         return (f"{counts} fps={self.fps:.1f} latency p50={self.latency_p50_ms:.1f} ms "
                 f"p90={self.latency_p90_ms:.1f} ms")
 

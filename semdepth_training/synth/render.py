@@ -86,8 +86,8 @@ def _face(shape: np.ndarray, q: np.ndarray, half: np.ndarray) -> tuple[np.ndarra
     rows = np.flatnonzero(flat)
     n[rows, axis[rows]] = np.where(shape[rows] == Shape.PLANE, -1.0, np.sign(q[rows, axis[rows]]))
     curved = np.flatnonzero(~flat)
-    keep = np.where(shape[curved] == Shape.SPHERE, 1.0, 0.0)
-    n[curved] = q[curved] * np.stack([np.ones_like(keep), keep, np.ones_like(keep)], axis=1)
+    n[curved] = q[curved]
+    n[curved[shape[curved] == Shape.CYLINDER], 1] = 0.0  # the side of a cylinder: radial
     n[curved] /= np.linalg.norm(n[curved], axis=1, keepdims=True)
     return n, axis
 

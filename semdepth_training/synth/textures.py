@@ -226,10 +226,9 @@ SIGN_FACES = np.array([[(0.8, 0.05, 0.05), (0.95, 0.95, 0.95)],   # red ring, wh
 def sign(s: Surface) -> np.ndarray:
     q, fp, r = s.q, s.footprint, s.half[:, 0]
     front = (s.axis == 1) & (s.sign < 0)  # the cap facing -z, towards the oncoming camera
-    radius = np.hypot(q[:, 0], q[:, 2]) / r
+    x, up, fr = q[:, 0] / r, q[:, 2] / r, fp / r  # face coordinates in radii
     ring_colour, face_colour = SIGN_FACES[s.variant, 0], SIGN_FACES[s.variant, 1]
-    face = _mix(ring_colour, face_colour, band(radius, -1.0, 0.78, fr))
-    x, up, fr = q[:, 0] / r, q[:, 2] / r, fp / r
+    face = _mix(ring_colour, face_colour, band(np.hypot(x, up), -1.0, 0.78, fr))
     bar = band(x, -0.55, 0.55, fr) * band(up, -0.15, 0.15, fr)  # no entry
     digits = band(np.abs(x), 0.12, 0.3, fr) * band(up, -0.35, 0.35, fr)  # a speed limit, or an arrow
     glyph = np.where(s.variant == 2, bar, digits)

@@ -185,8 +185,8 @@ def _block_side(b: _Builder, rng: np.random.Generator, side: int, z0: float, z1:
                 road: float, walk: float) -> None:
     """One side of one block: sidewalk slab, a row of buildings, street furniture and parked cars."""
     # The slab reaches far past the building line, so gaps between buildings show pavement.
-    b.add(Shape.BOX, Material.SIDEWALK, "sidewalk",
-          (side * (road + 30.0), -SIDEWALK_HEIGHT / 2, (z0 + z1) / 2), (30.0, SIDEWALK_HEIGHT / 2, (z1 - z0) / 2),
+    centre = (side * (road + 30.0), -SIDEWALK_HEIGHT / 2, (z0 + z1) / 2)
+    b.add(Shape.BOX, Material.SIDEWALK, "sidewalk", centre, (30.0, SIDEWALK_HEIGHT / 2, (z1 - z0) / 2),
           np.multiply((0.62, 0.60, 0.57), rng.uniform(0.85, 1.1)))
     z = z0
     while z < z1 - 4.0:

@@ -1,0 +1,329 @@
+"""eval-bag --live: replay a bag's camera through the running ROS node over DDS and measure it.
+
+The bag's own image and camera_info messages are published unchanged (raw CDR, original stamps) at the
+recorded rate, or as fast as the node answers (`rate=None`). The node copies each input header onto its
+outputs, so an answer is matched to its frame by stamp. Latency is the wall time from publishing a frame
+to receiving its depth (the bag's stamps are historical, so the header stamp itself cannot be used);
+a frame without depth after `timeout` seconds is dropped, as the node drops stale frames by design.
+
+This module needs rclpy; it is imported only when --live is asked for.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, Evaluator, Recorder, StopEvaluation, decode, \
+    run_on_bag
+from semdepth_ros.bag.frames import BagFrame, GroundTruth
+from semdepth_ros.bag.io import COMPRESSED_IMAGE, header, stamp_to_ns, typestore
+from semdepth_ros.ros.codec import image_fields_to_depth
+from semdepth_ros.ros.depth_node import OUTPUTS
+from semdepth_ros.ros.fastdds import mirror_profiles_variable
+
+# Node outputs worth recording (topic relative to the node's namespace -> rclpy type).
+RECORDED = {topic: kind for name, (_, topic, kind) in OUTPUTS.items() if name != "colorized"}
+WARMUP_STAMP_NS = 1  # a stamp no recording has: the warm-up frame's answer is recognised and discarded
+
+
+@dataclasses.dataclass
+class LiveOptions:
+    spawn: bool = True                     # start the node as a child process (else use a running one)
+    namespace: str = "/semdepth_eval"      # where the node's relative topics live
+    checkpoint: str | None = None
+    device: str = "auto"
+    node_params: dict[str, str] = dataclasses.field(default_factory=dict)  # extra -p name:=value
+    rate: float | None = 1.0               # x recorded rate; None = as fast as the node answers
+    timeout: float = 2.0                   # s without depth before a frame counts as dropped
+    startup_timeout: float = 120.0         # s for the node to load its model and answer a first frame
+    log_path: Path | None = None           # the spawned node's output
+
+
+def _msgtype(kind: type) -> str:
+    return f"{kind.__module__.split('.')[0]}/msg/{kind.__name__}"
+
+
+def node_command(options: LiveOptions, compressed: bool) -> list[str]:
+    """The depth node as a child process, in its own namespace so it cannot hear the user's camera."""
+    params = {"device": options.device, "use_compressed": str(compressed).lower(), **options.node_params}
+    if options.checkpoint:
+        params["checkpoint"] = options.checkpoint
+    args = [sys.executable, "-m", "semdepth_ros.ros.depth_node", "--ros-args", "-r",
+            f"__ns:={options.namespace}"]
+    for name, value in params.items():
+        args += ["-p", f"{name}:={value}"]
+    return args
+
+
+class NodeProcess:
+    """The spawned node; stopped with SIGINT (then SIGKILL) so it shuts down rclpy cleanly."""
+
+    def __init__(self, command: list[str], log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            raise StopEvaluation(f"the depth node exited with code {code} (log {self.log_path}): "
+                               + " | ".join(tail))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class DdsLink:
+    """Publishers for the camera, raw subscriptions to the node's outputs, spun in a background thread."""
+
+    def __init__(self, namespace: str, compressed: bool, outputs: Iterable[str]) -> None:
+        mirror_profiles_variable()
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("semdepth_eval_bag", context=self.context)
+        ns = namespace.rstrip("/")
+        camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                                reliability=ReliabilityPolicy.BEST_EFFORT)  # a camera driver's sensor QoS
+        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        image_kind, image_topic = (CompressedImage, "image/compressed") if compressed else (Image, "image")
+        self.image_pub = self.node.create_publisher(image_kind, f"{ns}/{image_topic}", camera_qos)
+        self.info_pub = self.node.create_publisher(CameraInfo, f"{ns}/camera_info", camera_qos)
+        self.depth_topic = f"{ns}/depth"
+        self._lock = threading.Lock()
+        self._arrivals: dict[int, dict[str, tuple[float, bytes]]] = {}
+        for topic in outputs:
+            kind = RECORDED[topic]
+            self.node.create_subscription(kind, f"{ns}/{topic}", self._callback(topic, _msgtype(kind)),
+                                          output_qos, raw=True)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, name="eval_bag_dds", daemon=True)
+        self._thread.start()
+
+    def _callback(self, topic: str, msgtype: str) -> Any:
+        def store(raw: bytes) -> None:
+            arrival = time.monotonic()
+            stamp = stamp_to_ns(typestore().deserialize_cdr(raw, msgtype).header.stamp)
+            with self._lock:
+                self._arrivals.setdefault(stamp, {})[topic] = (arrival, raw)
+        return store
+
+    def take(self, stamp: int) -> dict[str, tuple[float, bytes]]:
+        """What has arrived for ``stamp`` so far (removed from the store)."""
+        with self._lock:
+            return self._arrivals.pop(stamp, {})
+
+    def peek(self, stamp: int) -> set[str]:
+        with self._lock:
+            return set(self._arrivals.get(stamp, {}))
+
+    def discard_except(self, stamps: set[int]) -> int:
+        """Forget answers to frames no longer waited for; returns how many were late real frames."""
+        with self._lock:
+            late = [s for s in self._arrivals if s not in stamps]
+            for s in late:
+                del self._arrivals[s]
+        return sum(s != WARMUP_STAMP_NS for s in late)
+
+    def publish(self, info_raw: bytes, image_raw: bytes) -> float:
+        """Camera_info then image (the node pairs an image with the latest camera_info); send time."""
+        self.info_pub.publish(bytes(info_raw))
+        sent = time.monotonic()
+        self.image_pub.publish(bytes(image_raw))
+        return sent
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self._thread.join(timeout=5)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def _restamped(frame: BagFrame, stamp_ns: int) -> tuple[bytes, bytes]:
+    """The frame's info and image serialised again with another header stamp (for the warm-up)."""
+    out = []
+    for msg in (frame.info, frame.image):
+        copy = dataclasses.replace(msg, header=header(stamp_ns, msg.header.frame_id))
+        out.append(bytes(typestore().serialize_cdr(copy, msg.__msgtype__)))
+    return out[0], out[1]
+
+
+@dataclasses.dataclass
+class _Pending:
+    frame: BagFrame
+    sent: float
+
+
+class LiveSession:
+    """Sends frames on schedule, matches answers by stamp, evaluates and records them."""
+
+    def __init__(self, link: DdsLink, outputs: set[str], options: LiveOptions, evaluator: Evaluator,
+                 ground_truth: GroundTruth, recorder: Recorder | None, result: EvalResult,
+                 node: NodeProcess | None) -> None:
+        self.link, self.outputs, self.options = link, outputs, options
+        self.evaluator, self.ground_truth, self.recorder, self.result = evaluator, ground_truth, recorder, result
+        self.node = node
+        self.pending: dict[int, _Pending] = {}
+        self.latencies: list[float] = []
+        self.sent_times: list[float] = []
+        self.arrival_times: list[float] = []
+        self.dropped = 0
+        self.late = 0
+
+    def warm_up(self, frame: BagFrame) -> None:
+        """Publish a re-stamped first frame until the node answers: discovery done and model loaded."""
+        info_raw, image_raw = _restamped(frame, WARMUP_STAMP_NS)
+        deadline = time.monotonic() + self.options.startup_timeout
+        while "depth" not in self.link.peek(WARMUP_STAMP_NS):
+            if self.node is not None:
+                self.node.check_alive()
+            if time.monotonic() > deadline:
+                where = f"; see {self.node.log_path}" if self.node else " (is it running in that namespace?)"
+                raise StopEvaluation(f"no depth on {self.link.depth_topic} within {self.options.startup_timeout:.0f} s "
+                                   f"of sending a frame{where}")
+            self.link.publish(info_raw, image_raw)
+            self._sleep_until(time.monotonic() + 0.5, collect=False)
+        time.sleep(0.2)  # let the rest of the warm-up outputs drain before the real frames
+        self.link.take(WARMUP_STAMP_NS)
+
+    def run(self, frames: Iterable[BagFrame]) -> None:
+        start_wall: float | None = None
+        start_bag = 0
+        for frame in frames:
+            if start_wall is None:
+                start_wall, start_bag = time.monotonic(), frame.time_ns
+            if self.options.rate is None:
+                while self.pending:
+                    self._sleep_until(time.monotonic() + 0.002)
+            else:
+                due = start_wall + (frame.time_ns - start_bag) / 1e9 / self.options.rate
+                self._sleep_until(due)
+            self._send(frame)
+        while self.pending:
+            self._sleep_until(time.monotonic() + 0.005)
+
+    def _send(self, frame: BagFrame) -> None:
+        if self.recorder is not None:
+            self.recorder.inputs(frame)
+        sent = self.link.publish(frame.info_raw, frame.image_raw)
+        self.pending[frame.stamp_ns] = _Pending(frame, sent)
+        self.sent_times.append(sent)
+
+    def _sleep_until(self, when: float, collect: bool = True) -> None:
+        while True:
+            if collect:
+                self._collect()
+            left = when - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.002))
+
+    def _collect(self) -> None:
+        now = time.monotonic()
+        for stamp, item in list(self.pending.items()):
+            arrived = self.link.peek(stamp)
+            if arrived >= self.outputs or now - item.sent > self.options.timeout:
+                del self.pending[stamp]
+                self._finish(item, self.link.take(stamp))
+        self.late += self.link.discard_except(set(self.pending))
+
+    def _finish(self, item: _Pending, answers: dict[str, tuple[float, bytes]]) -> None:
+        frame = item.frame
+        if "depth" not in answers:
+            self.dropped += 1
+            self.evaluator.add(frame, "dropped")
+            return
+        arrival, depth_raw = answers["depth"]
+        latency = arrival - item.sent
+        self.latencies.append(latency)
+        self.arrival_times.append(arrival)
+        if self.recorder is not None:
+            for topic, (when, raw) in answers.items():
+                msgtype = _msgtype(RECORDED[topic])
+                self.recorder.output_raw(topic, msgtype, raw, frame.time_ns + int((when - item.sent) * 1e9))
+        decoded = decode(frame, self.ground_truth, self.evaluator, self.result)
+        if decoded is None:
+            return
+        rgb, _, gt = decoded
+        latency_ms = round(latency * 1e3, 3)
+        if gt is None:
+            self.evaluator.add(frame, "no_gt", latency_ms=latency_ms)
+            return
+        msg = typestore().deserialize_cdr(depth_raw, _msgtype(Image))
+        depth = image_fields_to_depth(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
+        self.evaluator.add(frame, "ok", gt, np.nan_to_num(depth, nan=0.0), rgb, latency_ms=latency_ms)
+
+    def stats(self) -> dict[str, Any]:
+        lat = np.array(self.latencies) * 1e3
+        sent, answered = len(self.sent_times), len(self.latencies)
+        figures = {"mean": np.mean, "p50": np.median, "p90": lambda a: np.percentile(a, 90),
+                   "p99": lambda a: np.percentile(a, 99), "max": np.max}
+        return {
+            "frames_sent": sent, "answered": answered, "dropped": self.dropped, "late_answers": self.late,
+            "drop_rate": self.dropped / sent if sent else float("nan"),
+            "input_rate_hz": _rate(self.sent_times), "output_rate_hz": _rate(self.arrival_times),
+            **{f"latency_{k}_ms": float(f(lat)) if answered else float("nan") for k, f in figures.items()},
+            "timeout_s": self.options.timeout,
+            "rate": "max" if self.options.rate is None else f"{self.options.rate:g}x recorded",
+        }
+
+
+def _rate(times: list[float]) -> float:
+    """Events per second between the first and the last event."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
+
+
+def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
+                  record: str | Path | None = None) -> EvalResult:
+    """Replay the bag through the node (spawned or already running) and evaluate what it answers."""
+    outputs = set(RECORDED) if record else {"depth"}
+
+    def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator,
+               recorder: Recorder | None, result: EvalResult) -> None:
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            return
+        compressed = first.image.__msgtype__ == COMPRESSED_IMAGE
+        with contextlib.ExitStack() as stack:
+            node = None
+            if live.spawn:
+                node = NodeProcess(node_command(live, compressed), live.log_path or Path("node.log"))
+                stack.callback(node.stop)
+                result.notes.append(f"node log: {node.log_path}")
+            link = DdsLink(live.namespace, compressed, outputs)
+            stack.callback(link.close)
+            session = LiveSession(link, outputs, live, evaluator, ground_truth, recorder, result, node)
+            try:
+                session.warm_up(first)
+                session.run(itertools.chain([first], frames))
+            finally:
+                result.live = session.stats()
+
+    return run_on_bag(bag, "live", options, handle, record)

@@ -1,0 +1,41 @@
+"""Train the network self-supervised (KITTI, image folders, synthetic).
+
+`semdepth train --config config/train/kitti_r50_semdepth.yaml --data KITTI_RAW --out runs/r50`;
+Ctrl-C (or SIGTERM) stops after the current step and saves; `--resume` continues the run in --out
+exactly where it stopped, from its own config.yaml unless --config is given.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from semdepth_training.config import DEVICES, load_config
+from semdepth_training.trainer import CONFIG_FILE, Trainer
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="training YAML (config/train/*.yaml); default: defaults, or RUN_DIR/config.yaml "
+                             "with --resume")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs, resume state)")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument("--data", default=None, help="dataset root (sets data.path)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps in total")
+    parser.add_argument("--device", choices=DEVICES, default=None, help="sets run.device")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value (YAML syntax), e.g. --set optim.batch_size=4; repeatable")
+
+
+def run(args: argparse.Namespace) -> int:
+    config_path = args.config
+    if config_path is None and args.resume:
+        config_path = args.out / CONFIG_FILE
+    values = {key: value for key, value in (("data.path", args.data), ("run.max_steps", args.max_steps),
+                                            ("run.device", args.device)) if value is not None}
+    config = load_config(config_path, args.overrides, values)
+    summary = Trainer(config, args.out, resume=args.resume).train()
+    status = "stopped" if summary["stopped"] else "finished"
+    val = f"; last validation abs_rel {summary['val']['abs_rel']:.4f}" if summary["val"] else ""
+    print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
+    print(f"checkpoint: {args.out / 'models' / 'last.pt'}; continue with: semdepth train --out {args.out} --resume")
+    return 130 if summary["stopped"] else 0

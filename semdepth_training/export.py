@@ -1,0 +1,155 @@
+"""Export: the node checkpoint with a metric scale factor, and an ONNX file of the inference network.
+
+A monocular network predicts depth up to scale (seed 000 Sec. 3), so the node needs one factor to
+publish metres. It comes from a validation set with ground truth (median of the per-image
+median GT/prediction ratios, the evaluation's median scaling turned into a constant) or, without
+any GT, from the known camera height over a ground plane (seed 001 Sec. 4.3's RANSAC ground plane;
+semdepth_ros.ros.scale, the same fit the node runs online).
+
+ONNX covers deployments without PyTorch (TensorRT, onnxruntime): the network at the checkpoint's
+fixed input size [1,3,H,W] (RGB in [0,1]) with outputs ``disp`` and ``fg`` (scale 0, sigmoid; ``fg``
+is zeros for a depth-only network). It is checked against PyTorch with onnxruntime before it is kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import time
+import warnings
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from semdepth_ros.checkpoint import CheckpointMeta, read_meta
+from semdepth_ros.model import SemDepthNet
+from semdepth_ros.predictor import Predictor
+from semdepth_ros.ros.scale import GroundPlaneSettings, fit_ground_plane
+from semdepth_training.datasets import SampleDataset
+from semdepth_training.evaluation.evaluate import EvalOptions, evaluate
+from semdepth_training.evaluation.samples import eval_samples
+from semdepth_training.trainer import MODELS_DIR
+
+ONNX_OPSET = 17
+# Max |onnxruntime - PyTorch| on the sigmoid outputs; CPU runs agree to ~1e-7, the margin covers
+# other execution providers' kernels.
+ONNX_TOLERANCE = 1e-4
+SELECTIONS = ("last", "best-val")
+
+
+class ExportError(RuntimeError):
+    """Export could not produce a trustworthy file; the message says which step and why."""
+
+
+def select_checkpoint(run_dir: str | os.PathLike, select: str = "last") -> Path:
+    """A training run's node checkpoint: the newest, or the epoch with the lowest validation Abs Rel
+    (seed 000 Sec. 5.1 selects its final model on the validation set)."""
+    models = Path(run_dir) / MODELS_DIR
+    if select == "last":
+        path = models / "last.pt"
+        if not path.is_file():
+            raise ExportError(f"{path} not found: is {run_dir} a `semdepth train` run folder?")
+        return path
+    if select != "best-val":
+        raise ValueError(f"select must be one of {SELECTIONS}, not {select!r}")
+    scored = [(read_meta(p).training.get("val") or {}, p) for p in sorted(models.glob("epoch_*.pt"))]
+    scored = [(val["abs_rel"], p) for val, p in scored if "abs_rel" in val]
+    if not scored:
+        raise ExportError(f"no epoch checkpoint in {models} has validation metrics; use --select last")
+    return min(scored)[1]
+
+
+def scale_from_ground_truth(predictor: Predictor, dataset: SampleDataset, max_frames: int | None = None,
+                            crop: str | None = None, gt_source: str = "velodyne",
+                            gt_root: str | os.PathLike | None = None) -> tuple[float, dict[str, Any]]:
+    """Median over images of the per-image median GT/prediction ratio (the evaluation's median scaling)."""
+    total = len(dataset) if max_frames is None else min(len(dataset), max_frames)
+    samples = islice(eval_samples(dataset, gt_source, gt_root), total)
+    result = evaluate(predictor, samples, total, EvalOptions(crop=crop, num_examples=0))
+    details = {"method": "median_gt_ratio", "images": result.num_images, "ratio_std": result.scaling["ratio_std"]}
+    return result.scaling["ratio_median"], details
+
+
+def scale_from_camera_height(predictor: Predictor, dataset: SampleDataset, camera_height: float,
+                             max_frames: int | None = None) -> tuple[float, dict[str, Any]]:
+    """Median over frames of camera_height / (distance to the fitted ground plane) on unscaled depth."""
+    settings = GroundPlaneSettings()
+    rng = np.random.default_rng(settings.seed)
+    total = len(dataset) if max_frames is None else min(len(dataset), max_frames)
+    estimates = []
+    for index in range(total):
+        raw = dataset.load(index)
+        pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=1.0, with_points=False)
+        fit = fit_ground_plane(pred.depth, pred.mask, pred.intrinsics, settings, rng)
+        if fit is not None:
+            estimates.append(camera_height / fit.distance)
+    if not estimates:
+        raise ExportError(f"no ground plane found in {total} frames (needs road visible in the lower "
+                          "image part); use a validation set with depth GT instead")
+    details = {"method": "camera_height", "camera_height": camera_height, "frames": total,
+               "frames_with_plane": len(estimates), "ratio_std": float(np.std(estimates) / np.median(estimates))}
+    return float(np.median(estimates)), details
+
+
+class InferenceNetwork(nn.Module):
+    """SemDepthNet reduced to the two tensors a deployment needs: (disp, fg) at scale 0."""
+
+    def __init__(self, model: SemDepthNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = self.model(image)
+        disp = outputs[("disp", 0)]
+        return disp, outputs.get(("fg", 0), torch.zeros_like(disp))
+
+
+def export_onnx(model: SemDepthNet, meta: CheckpointMeta, path: str | os.PathLike,
+                tolerance: float = ONNX_TOLERANCE) -> dict[str, Any]:
+    """Write ``path`` and return the verification numbers; raise ExportError (writing nothing) when
+    the export fails or onnxruntime disagrees with PyTorch by more than ``tolerance``.
+
+    Uses the TorchScript-based exporter (``dynamo=False``): the torch.export-based one needs the
+    onnxscript package, which the project does not depend on.
+    """
+    import onnxruntime
+
+    network = InferenceNetwork(model).eval()
+    generator = torch.Generator().manual_seed(0)
+    shape = (1, 3, meta.input_height, meta.input_width)
+    example, check = (torch.rand(shape, generator=generator) for _ in range(2))
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer warnings
+            torch.onnx.export(network, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
+                              input_names=["image"], output_names=["disp", "fg"])
+    except Exception as error:  # the exporter raises many types; all mean "no ONNX file"
+        where = " (the model has SEEM: its eval-mode point sampling must be traceable)" \
+            if meta.model_config.seem else ""
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ExportError(f"ONNX export failed{where}: {type(error).__name__}: {first}") from error
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = [t.numpy() for t in network(check)]
+    actual = session.run(None, {"image": check.numpy()})
+    diffs = {name: float(np.max(np.abs(a - e))) for name, a, e in zip(("disp", "fg"), actual, expected)}
+    if max(diffs.values()) > tolerance:
+        raise ExportError(f"ONNX output differs from PyTorch by {diffs} (tolerance {tolerance}); not written")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(buffer.getvalue())
+    return {"opset": ONNX_OPSET, "input_shape": list(shape), "max_abs_diff": diffs, "tolerance": tolerance}
+
+
+def with_scale(meta: CheckpointMeta, factor: float, source: str, details: dict[str, Any],
+               exported_from: str) -> CheckpointMeta:
+    """Metadata carrying the metric factor and where it came from."""
+    if not np.isfinite(factor) or factor <= 0:
+        raise ExportError(f"scale factor must be a positive number, got {factor}")
+    provenance = {**meta.provenance, "exported_from": exported_from,
+                  "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "scale": details}
+    return dataclasses.replace(meta, scale_factor=float(factor), scale_source=source, provenance=provenance)

@@ -1,0 +1,77 @@
+"""Trainer: exact resume after a stop, real learning on the synthetic world, clear start-up errors."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from semdepth_ros.checkpoint import load_checkpoint
+from semdepth_ros.cli.main import main as semdepth_main
+from semdepth_training.config import TrainConfig, load_config
+from semdepth_training.trainer import Trainer
+
+TINY = {"data.dataset": "synthetic", "data.height": 64, "data.width": 192, "data.num_workers": 0,
+        "data.eval_crop": None, "model.num_layers": 18, "run.device": "cpu", "run.log_every": 1,
+        "run.image_every": 2}
+
+
+def tiny_config(**values: object) -> TrainConfig:
+    return load_config(values={**TINY, **{k.replace("__", "."): v for k, v in values.items()}})
+
+
+@pytest.fixture
+def deterministic() -> None:
+    threads, was_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(was_deterministic)
+    torch.set_num_threads(threads)
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {**{f"depth.{k}": v for k, v in trainer.model.state_dict().items()},
+            **{f"pose.{k}": v for k, v in trainer.pose_net.state_dict().items()}}
+
+
+def test_resume_after_ctrl_c_matches_uninterrupted_run(tmp_path: Path, deterministic: None) -> None:
+    """3 batches per epoch, 5 steps: interrupt by a real SIGINT after step 2 (mid epoch 1), resume to
+    step 4 (across the epoch end, scheduler step and epoch checkpoint), resume to step 5."""
+    config = dict(data__options={"num_sequences": 1, "config": {"num_frames": 8}}, optim__batch_size=2,
+                  optim__num_epochs=2, optim__scheduler_step_size=1, run__validate=False)
+    reference = Trainer(tiny_config(**config, run__max_steps=5), tmp_path / "a")
+    assert reference.sampler.batches_per_epoch == 3
+    reference.train()
+
+    interrupted = Trainer(tiny_config(**config), tmp_path / "b")
+    step = interrupted.train_step
+
+    def step_then_ctrl_c(batch: dict) -> object:
+        result = step(batch)
+        if interrupted.step == 1:  # the counter is incremented after the step returns
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    interrupted.train_step = step_then_ctrl_c
+    summary = interrupted.train()
+    assert summary["stopped"] and summary["step"] == 2 and summary["epoch"] == 0
+    assert (tmp_path / "b" / "models" / "last.pt").is_file()
+
+    Trainer(tiny_config(**config, run__max_steps=4), tmp_path / "b", resume=True).train()
+    assert (tmp_path / "b" / "models" / "epoch_001.pt").is_file()
+    resumed = Trainer(tiny_config(**config, run__max_steps=5), tmp_path / "b", resume=True)
+    resumed.train()
+
+    assert (resumed.step, resumed.epoch, resumed.batch_in_epoch) == (reference.step, reference.epoch, 2)
+    assert resumed.optimizer.param_groups[0]["lr"] == reference.optimizer.param_groups[0]["lr"] == 1e-5
+    expected, actual = _weights(reference), _weights(resumed)
+    assert expected.keys() == actual.keys()
+    different = [k for k in expected if not torch.equal(expected[k], actual[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+    model, meta = load_checkpoint(tmp_path / "b" / "models" / "last.pt")
+    assert meta.training["step"] == 5 and (meta.input_height, meta.input_width) == (64, 192)
+    saved = resumed.model.state_dict()
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
