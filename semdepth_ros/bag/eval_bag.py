@@ -23,6 +23,7 @@ from semdepth_ros.bag.io import BagError, BagMessage, BagReader, BagWriter, came
 from semdepth_ros.metrics import DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator, \
     compute_depth_errors, depth_range_masks, prepare_eval_pixels
 from semdepth_ros.predictor import Prediction
+from semdepth_ros.ros.scale import ScaleEstimator
 from semdepth_ros.ros.codec import InputError, camera_info_fields, depth_to_image_fields, mono8_fields, \
     points_to_cloud_fields, rgb_to_image_fields
 from semdepth_ros.visualize import overlay_mask
@@ -249,27 +250,40 @@ def decode(frame: BagFrame, ground_truth: GroundTruth, evaluator: Evaluator, res
 
 
 def evaluate_offline(bag: str | Path, predictor: DepthPredictor, options: EvalOptions,
-                     record: str | Path | None = None) -> EvalResult:
-    """Run ``predictor`` on every frame of the bag as fast as possible and evaluate it."""
-    def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator, recorder: Recorder | None,
-               result: EvalResult) -> None:
+                     record: str | Path | None = None, scale: ScaleEstimator | None = None) -> EvalResult:
+    """Run ``predictor`` on every frame of the bag as fast as possible and evaluate it.
+
+    ``scale`` reproduces the node's metric scaling (e.g. ground_plane); None keeps the predictor's
+    own (the checkpoint factor).
+    """
+    def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator,
+               recorder: Recorder | None, result: EvalResult) -> None:
         for frame in frames:
             decoded = decode(frame, ground_truth, evaluator, result)
             if decoded is None:
                 continue
             rgb, k, gt = decoded
-            if recorder is not None:
-                recorder.inputs(frame)
-            elif gt is None:
+            if recorder is None and gt is None:
                 evaluator.add(frame, "no_gt")
                 continue
-            pred = predictor.predict(rgb, intrinsics=k, output="network", with_points=recorder is not None)
-            if recorder is not None:
-                recorder.prediction(frame, rgb, pred)
+            pred = predictor.predict(rgb, intrinsics=k, output="network", with_points=recorder is not None,
+                                     scale=None if scale is None else scale.predict_scale)
+            if scale is not None:
+                pred = _rescaled(pred, scale.correction(pred.depth, pred.mask, pred.intrinsics))
             infer_ms = round(sum(pred.timings.values()), 3)
+            if recorder is not None:
+                recorder.inputs(frame)
+                recorder.prediction(frame, rgb, pred)
             if gt is None:
                 evaluator.add(frame, "no_gt", infer_ms=infer_ms)
             else:
                 evaluator.add(frame, "ok", gt, pred.depth, rgb, infer_ms=infer_ms)
 
     return run_on_bag(bag, "offline", options, handle, record)
+
+
+def _rescaled(pred: Prediction, factor: float) -> Prediction:
+    if factor == 1.0:
+        return pred
+    points = None if pred.points is None else pred.points * np.float32(factor)
+    return dataclasses.replace(pred, depth=pred.depth * np.float32(factor), points=points)
