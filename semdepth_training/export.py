@@ -129,10 +129,8 @@ def export_onnx(model: SemDepthNet, meta: CheckpointMeta, path: str | os.PathLik
             torch.onnx.export(network, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
                               input_names=["image"], output_names=["disp", "fg"])
     except Exception as error:  # the exporter raises many types; all mean "no ONNX file"
-        where = " (the model has SEEM: its eval-mode point sampling must be traceable)" \
-            if meta.model_config.seem else ""
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ExportError(f"ONNX export failed{where}: {type(error).__name__}: {first}") from error
+        raise ExportError(f"ONNX export failed: {type(error).__name__}: {first}") from error
     session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
     with torch.no_grad():
         expected = [t.numpy() for t in network(check)]

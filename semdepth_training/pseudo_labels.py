@@ -151,7 +151,8 @@ def load_segmenter(spec: str, device: str = "cpu") -> Segmenter:
             out = out["out"] if isinstance(out, dict) else out
             if out.ndim == 4 and out.shape[1] > 1:
                 out = out.argmax(1)
-            return out.squeeze().round().to(torch.int64).cpu().numpy()
+            out = out.squeeze()
+            return (out.round() if out.is_floating_point() else out).to(torch.int64).cpu().numpy()
 
         return run_model
     module_name, sep, function = spec.partition(":")

@@ -71,9 +71,16 @@ def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, S
         if "seed" not in data.val_options:
             val_opts["seed"] = seed + 1
         train_opts, val_opts = _synthetic_options(train_opts, data), _synthetic_options(val_opts, data)
-    train = build_dataset(data.dataset, **train_opts)
-    val = build_dataset(data.dataset, **val_opts) if val_opts is not None and config.run.validate else None
+    train = _build(data.dataset, train_opts, "data.options")
+    val = _build(data.dataset, val_opts, "data.val_options") if val_opts is not None and config.run.validate else None
     return train, val
+
+
+def _build(kind: str, options: dict[str, Any], key: str) -> SampleDataset:
+    try:
+        return build_dataset(kind, **options)
+    except TypeError as exc:  # an option the dataset class does not take
+        raise ValueError(f"{key}: {exc}") from exc
 
 
 def _synthetic_options(options: dict[str, Any], data: Any) -> dict[str, Any]:

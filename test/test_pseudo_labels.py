@@ -101,17 +101,24 @@ def test_python_callable_hook_on_image_folder(tmp_path: Path, monkeypatch: pytes
     assert (seq / "classes" / "0000.png").is_file()
 
 
-def test_torchscript_hook_takes_argmax_and_resizes(tmp_path: Path) -> None:
-    class TwoClass(torch.nn.Module):  # car (13) where red > 0.5, road (0) elsewhere, at half size
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            scores = torch.zeros(1, 19, x.shape[2] // 2, x.shape[3] // 2)
-            scores[:, 13] = (x[:, 0, ::2, ::2] > 0.5).float()
-            return scores
+class _TwoClass(torch.nn.Module):
+    """car (13) where red > 0.5, road (0) elsewhere, at half the input size, as 19 class scores."""
 
-    path = tmp_path / "seg.pt"
-    with warnings.catch_warnings():  # torch.jit.script is deprecated, still what users export
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(torch.jit.script(TwoClass()), str(path))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.zeros_like(x[:, :1, ::2, ::2]).expand(-1, 13, -1, -1),
+                          (x[:, :1, ::2, ::2] > 0.5).float(),
+                          torch.zeros_like(x[:, :1, ::2, ::2]).expand(-1, 5, -1, -1)], dim=1)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pt2"])
+def test_model_file_hook_takes_argmax_and_resizes(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"seg{suffix}"
+    if suffix == ".pt2":
+        torch.export.save(torch.export.export(_TwoClass(), (torch.rand(1, 3, 8, 12),)), str(path))
+    else:
+        with warnings.catch_warnings():  # torch.jit.script is deprecated, still what many users have
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(torch.jit.script(_TwoClass()), str(path))
     image = np.zeros((8, 12, 3), np.uint8)
     image[:, :6, 0] = 255
     ids = load_segmenter(str(path))(image)

@@ -75,3 +75,30 @@ def test_resume_after_ctrl_c_matches_uninterrupted_run(tmp_path: Path, determini
     assert meta.training["step"] == 5 and (meta.input_height, meta.input_width) == (64, 192)
     saved = resumed.model.state_dict()
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("case, message", [
+    ("wrong_path", "image folder root not found"),
+    ("empty_split", "has no entries"),
+    ("too_few_samples", "fewer than one batch"),
+    ("bad_size", "multiples of 32"),
+    ("unknown_key", "unknown key(s) in optim: batch"),
+    ("resume_without_run", "cannot resume"),
+])
+def test_cli_start_up_errors_are_one_clear_line(case: str, message: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    kitti = tmp_path / "kitti"
+    (kitti / "split").mkdir(parents=True)
+    (kitti / "split" / "train_files.txt").write_text("")
+    args = {
+        "wrong_path": ["--set", "data.dataset=folder", "--data", str(tmp_path / "missing")],
+        "empty_split": ["--data", str(kitti), "--set", f"data.split={kitti / 'split'}"],
+        "too_few_samples": ["--set", "data.dataset=synthetic", "--set", "data.height=64", "--set", "data.width=192",
+                            "--set", "data.options={num_sequences: 1, config: {num_frames: 4}}"],
+        "bad_size": ["--set", "data.height=100"],
+        "unknown_key": ["--set", "optim.batch=3"],
+        "resume_without_run": ["--resume"],
+    }[case]
+    assert semdepth_main(["train", "--out", str(tmp_path / "run"), "--device", "cpu", *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("semdepth train: error:") and message in err and "\n" not in err, err

@@ -23,9 +23,9 @@ from semdepth_ros.bag.io import BagError, BagMessage, BagReader, BagWriter, came
 from semdepth_ros.metrics import DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator, \
     compute_depth_errors, depth_range_masks, prepare_eval_pixels
 from semdepth_ros.predictor import Prediction
-from semdepth_ros.ros.scale import ScaleEstimator
 from semdepth_ros.ros.codec import InputError, camera_info_fields, depth_to_image_fields, mono8_fields, \
     points_to_cloud_fields, rgb_to_image_fields
+from semdepth_ros.ros.scale import ScaleEstimator
 from semdepth_ros.visualize import overlay_mask
 
 SCALE_MODES = ("median", "checkpoint", "ground_plane")
@@ -220,8 +220,8 @@ def run_on_bag(bag: str | Path, mode: str, options: EvalOptions, handle_frames: 
     finally:
         if recorder is not None:
             recorder.close()
-    if evaluator is not None:
-        result.rows, result.samples, result.summary = evaluator.rows, evaluator.samples, evaluator.summary()
+    evaluator = evaluator or Evaluator(options, 0)  # the bag could not even be opened: an empty summary
+    result.rows, result.samples, result.summary = evaluator.rows, evaluator.samples, evaluator.summary()
     if result.error is None and not result.summary.get("evaluated"):
         result.error = _nothing_evaluated(result)
     return result

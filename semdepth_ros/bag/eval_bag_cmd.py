@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from semdepth_ros.bag.eval_bag import SCALE_MODES, EvalOptions, EvalResult, evaluate_offline
 from semdepth_ros.bag.report import write_report
 from semdepth_ros.bag.transforms import parse_extrinsic
@@ -26,6 +28,13 @@ def _rate(text: str) -> float | None:
     return value
 
 
+def _extrinsic(text: str) -> np.ndarray:
+    try:
+        return parse_extrinsic(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", type=Path, help="rosbag2 folder, or a single .mcap / .db3 file")
     parser.add_argument("--checkpoint", type=Path, default=None,
@@ -38,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gt = topics.add_mutually_exclusive_group()
     gt.add_argument("--lidar-topic", help="sensor_msgs/PointCloud2 ground truth, placed with /tf_static")
     gt.add_argument("--depth-topic", help="depth Image ground truth registered to the camera (32FC1 m / 16UC1 mm)")
-    topics.add_argument("--extrinsic", type=parse_extrinsic, metavar="'x y z qx qy qz qw'",
+    topics.add_argument("--extrinsic", type=_extrinsic, metavar="'x y z qx qy qz qw'",
                         help="LiDAR pose in the camera optical frame (tf: frame_id camera, child LiDAR); "
                              "overrides /tf_static")
     topics.add_argument("--max-dt", type=float, default=0.05,

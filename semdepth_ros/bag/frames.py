@@ -16,7 +16,7 @@ import numpy as np
 
 from semdepth_ros.bag.ground_truth import cloud_xyz, depth_image_gt, project_to_depth
 from semdepth_ros.bag.io import (CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, POINT_CLOUD, TF_MESSAGE, TF_STATIC,
-                                 BagError, BagMessage, BagReader, stamp_to_ns)
+                                 BagCorruptError, BagError, BagMessage, BagReader, stamp_to_ns)
 from semdepth_ros.bag.transforms import StaticTransforms
 from semdepth_ros.ros.codec import camera_info_to_K, compressed_to_rgb, image_to_rgb
 
@@ -104,11 +104,19 @@ def resolve_topics(reader: BagReader, image: str | None = None, info: str | None
 
 
 def read_static_transforms(reader: BagReader) -> tuple[StaticTransforms, list[BagMessage]]:
-    """The /tf_static tree and its messages (usually a handful at the start; --record copies them)."""
-    tree = StaticTransforms()
-    messages = list(reader.messages([TF_STATIC])) if reader.topics.get(TF_STATIC) == TF_MESSAGE else []
-    for item in messages:
-        tree.add_message(item.msg)
+    """The /tf_static tree and its messages (usually a handful at the start; --record copies them).
+
+    A bag that breaks off later is not this pass's concern: the frame pass meets the same damage
+    and reports it together with the frames read before it.
+    """
+    tree, messages = StaticTransforms(), []
+    if reader.topics.get(TF_STATIC) == TF_MESSAGE:
+        try:
+            for item in reader.messages([TF_STATIC]):
+                tree.add_message(item.msg)
+                messages.append(item)
+        except BagCorruptError:
+            pass
     return tree, messages
 
 

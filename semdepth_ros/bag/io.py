@@ -309,7 +309,7 @@ class BagReader:
         try:
             self._reader = _Reader(target)
             self._reader.open()
-        except (ReaderError, OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # rosbags, sqlite (apsw) and YAML errors alike: the bag is unusable
             raise BagError(f"cannot open bag {self.path}: {exc}") from exc
         self.topics: dict[str, str] = {c.topic: c.msgtype for c in self._reader.connections}
         self.counts: dict[str, int] = {}

@@ -5,7 +5,7 @@ Topics (all at the drive's own timestamps, bag time = header stamp):
 - /camera/camera_info (K from P_rect_02; D = 0 and R = I because the images are already rectified;
   P = [K | 0] because the stereo baseline is carried by the transform below instead)
 - /velodyne_points (sensor_msgs/PointCloud2 x, y, z, intensity float32, frame 'velodyne')
-- /tf_static (velodyne -> camera_color_optical_frame, from calib_velo_to_cam R|T, R_rect_00 and the
+- /tf_static (velodyne -> camera_optical_frame, from calib_velo_to_cam R|T, R_rect_00 and the
   P_rect_02 offset of camera 2 from camera 0)
 
 KITTI timestamps are local wall-clock times without a zone; they are stored as if UTC, which keeps
@@ -27,7 +27,7 @@ from semdepth_ros.ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fie
 from semdepth_training.datasets.base import read_rgb
 from semdepth_training.datasets.kitti import read_calib_file
 
-CAMERA_FRAME = "camera_color_optical_frame"
+CAMERA_FRAME = "camera_optical_frame"  # the fixed frame of config/semdepth.rviz
 LIDAR_FRAME = "velodyne"
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"

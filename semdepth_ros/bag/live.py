@@ -13,13 +13,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +33,7 @@ from semdepth_ros.bag.io import COMPRESSED_IMAGE, header, stamp_to_ns, typestore
 from semdepth_ros.ros.codec import image_fields_to_depth
 from semdepth_ros.ros.depth_node import OUTPUTS
 from semdepth_ros.ros.fastdds import mirror_profiles_variable
+from semdepth_ros.ros.node_process import NodeProcess
 
 # Node outputs worth recording (topic relative to the node's namespace -> rclpy type).
 RECORDED = {topic: kind for name, (_, topic, kind) in OUTPUTS.items() if name != "colorized"}
@@ -53,50 +50,22 @@ class LiveOptions:
     rate: float | None = 1.0               # x recorded rate; None = as fast as the node answers
     timeout: float = 2.0                   # s without depth before a frame counts as dropped
     startup_timeout: float = 120.0         # s for the node to load its model and answer a first frame
-    log_path: Path | None = None           # the spawned node's output
+    log_path: Path = Path("semdepth_node.log")  # the spawned node's output
 
 
 def _msgtype(kind: type) -> str:
     return f"{kind.__module__.split('.')[0]}/msg/{kind.__name__}"
 
 
-def node_command(options: LiveOptions, compressed: bool) -> list[str]:
-    """The depth node as a child process, in its own namespace so it cannot hear the user's camera."""
+def node_ros_args(options: LiveOptions, compressed: bool) -> list[str]:
+    """The spawned node's --ros-args: its own namespace, so it cannot hear the user's camera."""
     params = {"device": options.device, "use_compressed": str(compressed).lower(), **options.node_params}
     if options.checkpoint:
         params["checkpoint"] = options.checkpoint
-    args = [sys.executable, "-m", "semdepth_ros.ros.depth_node", "--ros-args", "-r",
-            f"__ns:={options.namespace}"]
+    args = ["-r", f"__ns:={options.namespace}"]
     for name, value in params.items():
         args += ["-p", f"{name}:={value}"]
     return args
-
-
-class NodeProcess:
-    """The spawned node; stopped with SIGINT (then SIGKILL) so it shuts down rclpy cleanly."""
-
-    def __init__(self, command: list[str], log_path: Path) -> None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy())
-
-    def check_alive(self) -> None:
-        code = self.process.poll()
-        if code is not None:
-            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:]
-            raise StopEvaluation(f"the depth node exited with code {code} (log {self.log_path}): "
-                               + " | ".join(tail))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 class DdsLink:
@@ -126,7 +95,7 @@ class DdsLink:
         self._thread = threading.Thread(target=self.executor.spin, name="eval_bag_dds", daemon=True)
         self._thread.start()
 
-    def _callback(self, topic: str, msgtype: str) -> Any:
+    def _callback(self, topic: str, msgtype: str) -> Callable[[bytes], None]:
         def store(raw: bytes) -> None:
             arrival = time.monotonic()
             stamp = stamp_to_ns(typestore().deserialize_cdr(raw, msgtype).header.stamp)
@@ -197,20 +166,24 @@ class LiveSession:
         self.late = 0
 
     def warm_up(self, frame: BagFrame) -> None:
-        """Publish a re-stamped first frame until the node answers: discovery done and model loaded."""
+        """Publish a re-stamped first frame until the node answers: discovery done, model loaded, and
+        the outputs it publishes known."""
         info_raw, image_raw = _restamped(frame, WARMUP_STAMP_NS)
         deadline = time.monotonic() + self.options.startup_timeout
         while "depth" not in self.link.peek(WARMUP_STAMP_NS):
-            if self.node is not None:
-                self.node.check_alive()
+            if self.node is not None and not self.node.alive():
+                tail = " | ".join(self.node.log_text().strip().splitlines()[-5:])
+                raise StopEvaluation(f"the depth node exited with code {self.node.process.returncode} "
+                                     f"(log {self.node.log_path}): {tail}")
             if time.monotonic() > deadline:
                 where = f"; see {self.node.log_path}" if self.node else " (is it running in that namespace?)"
                 raise StopEvaluation(f"no depth on {self.link.depth_topic} within {self.options.startup_timeout:.0f} s "
                                    f"of sending a frame{where}")
             self.link.publish(info_raw, image_raw)
             self._sleep_until(time.monotonic() + 0.5, collect=False)
-        time.sleep(0.2)  # let the rest of the warm-up outputs drain before the real frames
-        self.link.take(WARMUP_STAMP_NS)
+        time.sleep(0.2)  # let the warm-up frame's other outputs arrive too
+        # A frame is complete once every output the node publishes has arrived (it may have some off).
+        self.outputs = self.outputs & set(self.link.take(WARMUP_STAMP_NS))
 
     def run(self, frames: Iterable[BagFrame]) -> None:
         start_wall: float | None = None
@@ -314,7 +287,8 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
         with contextlib.ExitStack() as stack:
             node = None
             if live.spawn:
-                node = NodeProcess(node_command(live, compressed), live.log_path or Path("node.log"))
+                live.log_path.parent.mkdir(parents=True, exist_ok=True)
+                node = NodeProcess(node_ros_args(live, compressed), live.log_path)
                 stack.callback(node.stop)
                 result.notes.append(f"node log: {node.log_path}")
             link = DdsLink(live.namespace, compressed, outputs)

@@ -42,8 +42,7 @@ def _clean(value: Any) -> Any:
 
 
 def metrics_document(result: EvalResult) -> dict[str, Any]:
-    options = {k: v for k, v in dataclasses.asdict(result.options).items() if k != "extrinsic"}
-    options["extrinsic"] = result.options.extrinsic is not None
+    options = dataclasses.asdict(result.options)  # the extrinsic, when given, as a 4x4 nested list
     return _clean({
         "bag": result.bag, "mode": result.mode, "status": "error" if result.error else "ok",
         "error": result.error, "topics": dataclasses.asdict(result.topics) if result.topics else None,

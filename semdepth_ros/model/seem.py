@@ -5,8 +5,10 @@ and around the predicted foreground edges from encoder, depth and semantic featu
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,49 +16,77 @@ from torch import nn
 POINT_EDGE, POINT_DISTURBED, POINT_RANDOM = 0, 1, 2  # the ``kind`` labels of sample_edge_points
 MIN_POINTS = 64  # floor of the image-size-scaled N, so small inputs still get edge points
 EVAL_SEED = 0  # random points in eval mode come from this seed: inference is deterministic
-_TIE_NOISE = 1e-3  # far below the smallest gap between distinct Sobel magnitudes of a binary mask (~0.1)
 
 
-def sobel_magnitude(mask: torch.Tensor) -> torch.Tensor:
-    """Edge response |Sobel(mask)| [B,1,H,W] (Sec. 4.2); replicate padding: the image border is no edge."""
+def sobel_magnitude(mask: torch.Tensor, squared: bool = False) -> torch.Tensor:
+    """Edge response |Sobel(mask)| [B,1,H,W] (Sec. 4.2); replicate padding: the image border is no edge.
+
+    ``squared`` skips the square root: on a binary mask it is an exact integer, so the ranking of
+    edge points is the same in every runtime (PyTorch, ONNX Runtime, fp16).
+    """
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=mask.device)
     kernel = torch.stack([kx, kx.t()]).unsqueeze(1)  # [2, 1, 3, 3]: d/dx and d/dy
     grad = F.conv2d(F.pad(mask.float(), (1, 1, 1, 1), mode="replicate"), kernel)
-    return grad.square().sum(1, keepdim=True).sqrt()
+    energy = grad.square().sum(1, keepdim=True)
+    return energy if squared else energy.sqrt()
+
+
+@dataclasses.dataclass
+class SamplingNoise:
+    """The random draws of one sampling: tie-break ranks [B,H*W] (a permutation of the pixels),
+    S_D offsets [B,mu*N,2], S_R points [B,n,2]."""
+
+    tie_rank: torch.Tensor
+    offsets: torch.Tensor
+    random_xy: torch.Tensor
+
+
+def draw_sampling_noise(batch: int, height: int, width: int, n_points: int, edge_ratio: float,
+                        disturb: int, generator: torch.Generator | None = None,
+                        device: torch.device | str = "cpu") -> SamplingNoise:
+    """Draw everything random that :func:`sample_edge_points` needs, checking the counts."""
+    n_edge = round(edge_ratio * n_points)
+    n_random = n_points - 2 * n_edge
+    if n_random < 0:
+        raise ValueError(f"edge_ratio {edge_ratio} leaves no room: 2*mu*N must be <= N")
+    if n_edge > height * width:
+        raise ValueError(f"{n_edge} edge points requested from a {height}x{width} mask")
+    tie = torch.rand((batch, height * width), generator=generator, device=device).argsort(dim=1)
+    offsets = torch.randint(-disturb, disturb + 1, (batch, n_edge, 2), generator=generator, device=device)
+    rand_x = torch.randint(0, width, (batch, n_random), generator=generator, device=device)
+    rand_y = torch.randint(0, height, (batch, n_random), generator=generator, device=device)
+    return SamplingNoise(tie, offsets, torch.stack([rand_x, rand_y], dim=-1))
 
 
 def sample_edge_points(mask: torch.Tensor, n_points: int, edge_ratio: float, disturb: int,
-                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       generator: torch.Generator | None = None,
+                       noise: SamplingNoise | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample S = S_E u S_D u S_R (Sec. 4.2 Eq. 4) on a binary mask [B,1,H,W].
 
     Returns points [B,N,2] long (x, y) and kind [N] (0 edge, 1 disturbed, 2 random); the first
     mu*N are S_E, the next mu*N S_D (S_D[j] is S_E[j] moved), the rest S_R. When the mask has fewer
     than mu*N edge pixels the remaining "edge" points fall on random non-edge pixels (ties are
-    broken at random), so they degrade to extra random points.
+    broken at random), so they degrade to extra random points. ``noise`` supplies pre-drawn random
+    parts (eval mode uses fixed ones, which also makes the module traceable for ONNX).
     """
     b, _, h, w = mask.shape
-    n_edge = round(edge_ratio * n_points)
-    n_random = n_points - 2 * n_edge
-    if n_random < 0:
-        raise ValueError(f"edge_ratio {edge_ratio} leaves no room: 2*mu*N must be <= N")
-    if n_edge > h * w:
-        raise ValueError(f"{n_edge} edge points requested from a {h}x{w} mask")
-    device = mask.device
-    # S_E: the mu*N pixels with the largest Sobel response of the binary mask (Sec. 4.2).
-    response = sobel_magnitude(mask).flatten(1)
-    response = response + _TIE_NOISE * torch.rand(response.shape, generator=generator, device=device)
-    flat = response.topk(n_edge, dim=1).indices
+    h, w = int(h), int(w)
+    if noise is None:
+        noise = draw_sampling_noise(b, h, w, n_points, edge_ratio, disturb, generator, mask.device)
+    n_edge, n_random = noise.offsets.shape[1], noise.random_xy.shape[1]
+    # S_E: the mu*N pixels with the largest Sobel response of the binary mask (Sec. 4.2). Ranking on
+    # exact int64 keys (integer response, then a random permutation) has no ties, so every runtime
+    # picks the same points and equal responses are chosen at random.
+    response = sobel_magnitude(mask, squared=True).flatten(1).round().long()
+    flat = (response * (h * w) + noise.tie_rank).topk(n_edge, dim=1).indices
     edge = torch.stack([flat % w, flat // w], dim=-1)
     # S_D: S_E moved by uniform integer offsets in [-c, c] (Sec. 4.2, c = 3 from App. A.2 Table 5).
-    offsets = torch.randint(-disturb, disturb + 1, (b, n_edge, 2), generator=generator, device=device)
-    limit = torch.tensor([w - 1, h - 1], device=device)
-    disturbed = torch.minimum((edge + offsets).clamp(min=0), limit)
+    limit = torch.tensor([w - 1, h - 1], device=mask.device)
+    disturbed = torch.minimum((edge + noise.offsets).clamp(min=0), limit)
     # S_R: (1 - 2 mu) N points uniform over the image (Sec. 4.2).
-    rand_x = torch.randint(0, w, (b, n_random), generator=generator, device=device)
-    rand_y = torch.randint(0, h, (b, n_random), generator=generator, device=device)
-    points = torch.cat([edge, disturbed, torch.stack([rand_x, rand_y], dim=-1)], dim=1)
+    points = torch.cat([edge, disturbed, noise.random_xy.expand(b, -1, -1)], dim=1)
     kind = torch.cat([torch.full((n_edge,), POINT_EDGE), torch.full((n_edge,), POINT_DISTURBED),
-                      torch.full((n_random,), POINT_RANDOM)]).to(device)
+                      torch.full((n_random,), POINT_RANDOM)]).to(mask.device)
     return points, kind
 
 
@@ -76,9 +106,12 @@ def substitute_points(feature_map: torch.Tensor, points: torch.Tensor, values: t
     which keeps the result deterministic, unlike a plain scatter.
     """
     b, c, h, w = feature_map.shape
-    index = (points[..., 1] * w + points[..., 0]).unsqueeze(1).expand(b, c, -1)
-    out = feature_map.flatten(2).scatter_reduce(2, index, values.to(feature_map.dtype),
-                                                reduce="mean", include_self=False)
+    flat = feature_map.flatten(2)
+    index = (points[..., 1] * w + points[..., 0]).unsqueeze(1)
+    # mean = sum / count via scatter_add (ONNX has no scatter-mean); untouched pixels keep their value.
+    sums = torch.zeros_like(flat).scatter_add(2, index.expand(b, c, -1), values.to(flat.dtype))
+    counts = torch.zeros_like(flat[:, :1]).scatter_add(2, index, torch.ones_like(values[:, :1], dtype=flat.dtype))
+    out = torch.where(counts > 0, sums / counts.clamp(min=1), flat)
     return out.view(b, c, h, w)
 
 
@@ -99,6 +132,7 @@ class SEEM(nn.Module):
         self.edge_ratio = edge_ratio
         self.disturb = disturb
         self.reference_pixels = reference_pixels
+        self._eval_noise: dict[tuple, SamplingNoise] = {}
         self.enc_conv = nn.Conv1d(sum(enc_channels), 128, 1)
         self.dec_conv = nn.Conv1d(sum(dec_channels), 112, 1)
         self.sem_conv = nn.Conv1d(sum(sem_channels), 112, 1)
@@ -121,7 +155,7 @@ class SEEM(nn.Module):
         fg_prob is the full-resolution foreground probability; its edges only choose where to look,
         so it is detached. Returns the substituted map and the points [B,N,2] (x, y).
         """
-        _, _, h, w = depth_features.shape
+        h, w = int(depth_features.shape[2]), int(depth_features.shape[3])
         mask = (fg_prob.detach() > 0.5).float()
         points = self._sample(mask, self.num_points(h, w))
         # Eq. 5: F'_j = F_j(S) for j in {E, D, S}; Eq. 6: F'_out = f_theta(F'_E, F'_D, F'_S).
@@ -131,11 +165,25 @@ class SEEM(nn.Module):
         return substitute_points(depth_features, points, self.enhance(merged)), points
 
     def _sample(self, mask: torch.Tensor, n_points: int) -> torch.Tensor:
-        """Training: fresh random points. Eval: each image draws from its own seeded generator, so
-        a frame's output does not depend on the batch it came in (node vs. evaluation vs. bag)."""
+        """Training: fresh random points. Eval: one fixed draw (seed EVAL_SEED) shared by every image,
+        so a frame's output does not depend on its batch, and the draw is a constant when traced."""
         if self.training:
             return sample_edge_points(mask, n_points, self.edge_ratio, self.disturb)[0]
-        return torch.cat([
-            sample_edge_points(m[None], n_points, self.edge_ratio, self.disturb,
-                               torch.Generator(device=mask.device).manual_seed(EVAL_SEED))[0]
-            for m in mask])
+        h, w = int(mask.shape[2]), int(mask.shape[3])
+        key = (h, w, n_points, str(mask.device))
+        if key not in self._eval_noise:
+            self._eval_noise[key] = self._fixed_noise(h, w, n_points, mask.device)
+        return sample_edge_points(mask, n_points, self.edge_ratio, self.disturb,
+                                  noise=self._eval_noise[key])[0]
+
+    def _fixed_noise(self, h: int, w: int, n_points: int, device: torch.device) -> SamplingNoise:
+        """The eval-mode draw, from NumPy so that an ONNX trace sees constants, not a generator."""
+        n_edge = round(self.edge_ratio * n_points)
+        n_random = n_points - 2 * n_edge
+        if n_random < 0 or n_edge > h * w:
+            raise ValueError(f"cannot sample {n_points} points (mu={self.edge_ratio}) on {h}x{w}")
+        rng = np.random.default_rng(EVAL_SEED)
+        tie = rng.permutation(h * w)[None]
+        offsets = rng.integers(-self.disturb, self.disturb + 1, (1, n_edge, 2))
+        random_xy = np.stack([rng.integers(0, w, (1, n_random)), rng.integers(0, h, (1, n_random))], -1)
+        return SamplingNoise(*(torch.from_numpy(a).to(device) for a in (tie, offsets, random_xy)))

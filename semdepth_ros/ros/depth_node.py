@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -84,7 +85,8 @@ class DepthNode(Node):
         image_type, image_topic = ((CompressedImage, "image/compressed") if self.params.use_compressed
                                    else (Image, "image"))
         self._image_sub = self.create_subscription(image_type, image_topic, self._on_image, input_qos())
-        self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos())
+        self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
+                                                  input_qos())
         self.create_timer(self.params.stats_period, self._report)
 
         self._stop = threading.Event()
@@ -92,8 +94,9 @@ class DepthNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"ready: {describe_architecture(meta.model_config)} at {meta.input_height}x{meta.input_width} "
-            f"on {self.predictor.device} from {self.predictor.checkpoint_path}; scale {self.params.scale_mode}; "
-            f"listening on {self._image_sub.topic_name} and {self._info_sub.topic_name}")
+            f"on {self.predictor.device} from {self.predictor.checkpoint_path}; "
+            f"scale {self.params.scale_mode}; listening on {self._image_sub.topic_name} and "
+            f"{self._info_sub.topic_name}")
 
     # --- start-up -----------------------------------------------------------------------------
     def _load_predictor(self) -> Predictor:
@@ -116,7 +119,8 @@ class DepthNode(Node):
         try:
             K = codec.camera_info_to_K(msg.k)
         except InputError as exc:
-            self._problem(f"ignoring camera_info on {self._info_sub.topic_name}: {exc}")
+            self._problem(f"ignoring camera_info on {self._info_sub.topic_name}: {exc}",
+                          counter="camera_info_errors")
             return
         self._camera_info = (msg, Camera(K, list(msg.d), msg.distortion_model))
 
@@ -146,9 +150,10 @@ class DepthNode(Node):
         camera = self._camera_for(rgb.shape[1], rgb.shape[0])
         if camera is None and "points" in wanted:
             self._problem(f"no camera_info on {self._info_sub.topic_name} and no fallback intrinsics "
-                          "(fx, fy, cx, cy): publishing depth and mask but no point cloud", error=False)
-        pred = self.predictor.predict(rgb, None if camera is None else camera.K, self.params.output_resolution,
-                                      scale=self.scale.predict_scale, with_points=False)
+                          "(fx, fy, cx, cy): publishing depth and mask but no point cloud", counter=None)
+        pred = self.predictor.predict(rgb, None if camera is None else camera.K,
+                                      self.params.output_resolution, scale=self.scale.predict_scale,
+                                      with_points=False)
         depth = pred.depth * np.float32(self.scale.correction(pred.depth, pred.mask, pred.intrinsics))
         self._publish(msg.header, wanted, rgb, depth, pred, camera)
         self.stats.count("processed")
@@ -188,13 +193,16 @@ class DepthNode(Node):
         if "mask" in wanted:
             out["mask"].publish(messages.image_msg(header, codec.mono8_fields(pred.mask * np.uint8(255))))
         if "overlay" in wanted:
-            out["overlay"].publish(messages.image_msg(header, codec.rgb_to_image_fields(overlay_mask(base, pred.mask))))
+            overlay = codec.rgb_to_image_fields(overlay_mask(base, pred.mask))
+            out["overlay"].publish(messages.image_msg(header, overlay))
         if "colorized" in wanted:
-            out["colorized"].publish(messages.image_msg(header, codec.rgb_to_image_fields(colorize_depth(depth))))
+            colorized = codec.rgb_to_image_fields(colorize_depth(depth))
+            out["colorized"].publish(messages.image_msg(header, colorized))
         if "points" in wanted and pred.intrinsics is not None:
             out["points"].publish(messages.cloud_msg(header, self._cloud(depth, pred, base)))
 
-    def _cloud(self, depth: np.ndarray, pred: Prediction, base: np.ndarray) -> dict:
+    def _cloud(self, depth: np.ndarray, pred: Prediction, base: np.ndarray) -> dict[str, Any]:
+        """Organised cloud of every pixel, or an unorganised one of every n-th pixel (cloud_decimation)."""
         points = depth_to_points(depth, pred.intrinsics)
         points[~(np.isfinite(depth) & (depth <= self.params.max_point_range))] = np.nan
         step = self.params.cloud_decimation
@@ -204,25 +212,30 @@ class DepthNode(Node):
                                             pred.mask[::step, ::step], organised=False)
 
     # --- reporting ----------------------------------------------------------------------------
-    def _problem(self, text: str, error: bool = True) -> None:
-        """Count an error and log it unless the same problem was logged within the last period."""
-        if error:
-            self.stats.count("errors")
-        if self._problems.due(text):
-            log = self.get_logger().error if error else self.get_logger().warning
-            log(text)
+    def _problem(self, text: str, counter: str | None = "errors") -> None:
+        """Count a problem (None: a warning, not counted) and log it unless logged within the period."""
+        if counter:
+            self.stats.count(counter)
+        if not self._problems.due(text):
+            return
+        # Separate call sites: rclpy refuses one call site logging at two severities.
+        if counter:
+            self.get_logger().error(text)
+        else:
+            self.get_logger().warning(text)
 
     def _report(self) -> None:
         report = self.stats.report()
         self.get_logger().info(report.line())
-        new_errors = report.counters["errors"] - self._errors_reported
-        self._errors_reported = report.counters["errors"]
+        errors = report.counters["errors"] + report.counters["camera_info_errors"]
+        new_errors, self._errors_reported = errors - self._errors_reported, errors
         status = DiagnosticStatus(
             level=DiagnosticStatus.WARN if new_errors else DiagnosticStatus.OK,
             name=f"{self.get_fully_qualified_name()}: frames", hardware_id=str(self.predictor.device),
-            message=f"{new_errors} bad frames in the last period" if new_errors else "running")
+            message=f"{new_errors} bad inputs in the last period" if new_errors else "running")
         values = {**report.counters, "fps": f"{report.fps:.2f}",
-                  "latency_p50_ms": f"{report.latency_p50_ms:.1f}", "latency_p90_ms": f"{report.latency_p90_ms:.1f}",
+                  "latency_p50_ms": f"{report.latency_p50_ms:.1f}",
+                  "latency_p90_ms": f"{report.latency_p90_ms:.1f}",
                   "scale_mode": self.params.scale_mode, "scale": f"{self.scale.current:.4f}",
                   "checkpoint": str(self.predictor.checkpoint_path)}
         status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]

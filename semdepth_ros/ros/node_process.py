@@ -12,6 +12,20 @@ import time
 from pathlib import Path
 
 
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a child that imports the same semdepth_ros as this process (installed or not),
+    logs unbuffered and uncoloured."""
+    child = dict(os.environ if env is None else env)
+    child["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, child.get("PYTHONPATH")) if p)
+    child.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
+    child.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+    child.setdefault("PYTHONUNBUFFERED", "1")
+    return child
+
+
 def node_command(ros_args: list[str]) -> list[str]:
     """`python -m semdepth_ros.ros.depth_node --ros-args ...` with this interpreter."""
     return [sys.executable, "-m", "semdepth_ros.ros.depth_node", "--ros-args", *ros_args]
@@ -22,13 +36,9 @@ class NodeProcess:
 
     def __init__(self, ros_args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         self.log_path = Path(log_path)
-        child_env = dict(os.environ if env is None else env)
-        child_env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")   # log lines appear immediately
-        child_env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
-        child_env.setdefault("PYTHONUNBUFFERED", "1")
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(node_command(ros_args), stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=child_env)
+                                        env=child_env(env))
 
     def alive(self) -> bool:
         return self.process.poll() is None

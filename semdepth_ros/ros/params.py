@@ -29,10 +29,12 @@ class Spec:
 SPECS: dict[str, Spec] = {
     "checkpoint": Spec("", "Checkpoint file (.pt from `semdepth train`/`semdepth export`); empty = bundled "
                            "default model or $SEMDEPTH_DEFAULT_MODEL."),
-    "device": Spec("auto", "Inference device: auto (CUDA when available), cpu, cuda or cuda:N.", choices=DEVICES),
+    "device": Spec("auto", "Inference device: auto (CUDA when available), cpu, cuda or cuda:N.",
+                   choices=DEVICES),
     "fp16": Spec(False, "Half-precision inference (CUDA only)."),
     "output_resolution": Spec("network", "Resolution of all outputs: network (the checkpoint's input size, "
-                                         "fastest) or input (the camera image size).", choices=OUTPUT_RESOLUTIONS),
+                                         "fastest) or input (the camera image size).",
+                              choices=OUTPUT_RESOLUTIONS),
     "scale_mode": Spec("checkpoint", "Metric scale: checkpoint (its scale factor), fixed (fixed_scale), "
                                      "ground_plane (from camera_height), none (raw network depth).",
                        choices=SCALE_MODES),

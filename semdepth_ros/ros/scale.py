@@ -40,7 +40,8 @@ class ScaleEstimator:
     """Chooses the factor that turns network depth into metres, frame by frame."""
 
     def __init__(self, mode: str, checkpoint_scale: float, fixed_scale: float = 1.0,
-                 camera_height: float = 1.65, settings: GroundPlaneSettings = GroundPlaneSettings()) -> None:
+                 camera_height: float = 1.65,
+                 settings: GroundPlaneSettings = GroundPlaneSettings()) -> None:
         if mode not in SCALE_MODES:
             raise ValueError(f"scale_mode must be one of {', '.join(SCALE_MODES)}, not '{mode}'")
         self.mode = mode
@@ -68,15 +69,17 @@ class ScaleEstimator:
         """Multiplier for depth predicted at `predict_scale` (1 except in ground_plane mode)."""
         if self.mode != "ground_plane":
             return 1.0
-        self.last_fit = fit_ground_plane(depth, mask, K, self.settings, self._rng) if K is not None else None
+        self.last_fit = None if K is None else fit_ground_plane(depth, mask, K, self.settings, self._rng)
         if self.last_fit is not None:
             estimate = self.camera_height / self.last_fit.distance
             alpha = self.settings.smoothing
-            self._smoothed = estimate if self._smoothed is None else (1 - alpha) * self._smoothed + alpha * estimate
+            previous = estimate if self._smoothed is None else self._smoothed
+            self._smoothed = (1 - alpha) * previous + alpha * estimate
         return self.current
 
 
-def ground_candidates(depth: np.ndarray, mask: np.ndarray, K: np.ndarray, lower_fraction: float) -> np.ndarray:
+def ground_candidates(depth: np.ndarray, mask: np.ndarray, K: np.ndarray,
+                      lower_fraction: float) -> np.ndarray:
     """Camera-frame points [N,3] of finite-depth background pixels in the lower part of the image."""
     h, w = depth.shape
     top = int(round(h * (1.0 - lower_fraction)))

@@ -10,10 +10,11 @@ import time
 
 import numpy as np
 
-COUNTERS = ("received", "processed", "dropped", "errors", "idle")
+COUNTERS = ("received", "processed", "dropped", "errors", "idle", "camera_info_errors")
 """received: frames taken from DDS; processed: frames published; dropped: frames replaced by a newer
-one before the worker took them; errors: bad input or failed inference; idle: frames discarded because
-no output had a subscriber."""
+one before the worker took them; errors: frames skipped for bad input or failed inference; idle: frames
+discarded because no output had a subscriber (so received = processed + dropped + errors + idle, plus
+the frame in flight); camera_info_errors: unusable camera_info messages."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,12 +12,14 @@ import os
 from itertools import islice
 from pathlib import Path
 
+from semdepth_ros.checkpoint import CheckpointError
 from semdepth_ros.metrics import MAX_DEPTH, MIN_DEPTH
 from semdepth_ros.predictor import Predictor
 from semdepth_training.evaluation.evaluate import SCALINGS, EvalOptions, evaluate
 from semdepth_training.evaluation.kitti_gt import GT_SOURCES
 from semdepth_training.evaluation.samples import KINDS, build_eval_dataset, eval_samples
 from semdepth_training.evaluation.report import write_report
+from semdepth_training.pseudo_labels import LabelError
 
 CROPS = ("garg", "eigen", "none")
 
@@ -59,32 +61,40 @@ def default_gt_cache(split: Path | None, gt: str) -> Path | None:
     return base / f"gt_{split.parent.name}_{split.stem}_{gt}.npz"
 
 
+def _options(args: argparse.Namespace, checkpoint_scale: float) -> EvalOptions:
+    crop = args.crop or ("garg" if args.kind == "kitti" and args.gt == "velodyne" else "none")
+    return EvalOptions(crop=None if crop == "none" else crop, scaling=args.scaling,
+                       scale_factor=checkpoint_scale if args.scale_factor is None else args.scale_factor,
+                       min_depth=args.min_depth, max_depth=args.max_depth, batch_size=args.batch_size,
+                       num_examples=args.examples)
+
+
 def run(args: argparse.Namespace) -> int:
-    predictor = Predictor(args.checkpoint, device=args.device)
-    meta = predictor.meta
     try:
+        predictor = Predictor(args.checkpoint, device=args.device)
+        meta = predictor.meta
         dataset = build_eval_dataset(args.kind, args.data, meta.input_height, meta.input_width, args.split,
                                      args.synthetic_sequences, args.seed)
-    except (ValueError, FileNotFoundError) as error:
+    except (CheckpointError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}")
         return 2
     # A partial run (--max-frames) computes only its frames' GT and leaves the cache alone.
-    cache = None if args.no_gt_cache or args.max_frames else (args.gt_cache or default_gt_cache(args.split, args.gt))
+    cache = None if args.no_gt_cache or args.max_frames \
+        else (args.gt_cache or default_gt_cache(args.split, args.gt))
     samples, total = eval_samples(dataset, args.gt, args.gt_root, cache), len(dataset)
     if args.max_frames is not None:
         samples, total = islice(samples, args.max_frames), min(total, args.max_frames)
-    crop = args.crop or ("garg" if args.kind == "kitti" and args.gt == "velodyne" else "none")
-    options = EvalOptions(
-        crop=None if crop == "none" else crop, scaling=args.scaling,
-        scale_factor=meta.scale_factor if args.scale_factor is None else args.scale_factor,
-        min_depth=args.min_depth, max_depth=args.max_depth, batch_size=args.batch_size,
-        num_examples=args.examples)
-    result = evaluate(predictor, samples, total, options)
-    method = args.method or args.checkpoint.stem
+    try:
+        result = evaluate(predictor, samples, total, _options(args, meta.scale_factor))
+    except (FileNotFoundError, LabelError) as error:  # a GT file or label PNG missing or malformed
+        print(f"error: {error}")
+        return 1
     out = args.out or Path(f"eval_{args.checkpoint.stem}")
     config = {"checkpoint": str(args.checkpoint), "data": str(args.data), "kind": args.kind,
-              "split": str(args.split) if args.split else None, "gt": args.gt if args.kind == "kitti" else "dataset"}
-    paths = write_report(result, out, method, config=config)
+              "split": str(args.split) if args.split else None,
+              "gt": args.gt if args.kind == "kitti" else "dataset"}
+    training = "M+Sem" if meta.model_config.semantic else "M"  # seed 000 Table 1 "Training" column
+    paths = write_report(result, out, args.method or args.checkpoint.stem, training, config)
     m = result.metrics
     print(f"{result.num_images} images: abs_rel {m['abs_rel']:.3f} sq_rel {m['sq_rel']:.3f} rmse {m['rmse']:.3f} "
           f"rmse_log {m['rmse_log']:.3f} a1 {m['a1']:.3f} a2 {m['a2']:.3f} a3 {m['a3']:.3f}")

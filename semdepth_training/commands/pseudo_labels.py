@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from semdepth_training.pseudo_labels import KINDS, find_targets, labels_from_model, labels_from_pngs, load_segmenter
+from semdepth_training.pseudo_labels import (KINDS, find_targets, labels_from_model, labels_from_pngs,
+                                             load_segmenter)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     config_path = args.config
     if config_path is None and args.resume:
         config_path = args.out / CONFIG_FILE
+        if not config_path.is_file():
+            raise FileNotFoundError(f"cannot resume: {args.out} holds no run ({CONFIG_FILE} missing)")
     values = {key: value for key, value in (("data.path", args.data), ("run.max_steps", args.max_steps),
                                             ("run.device", args.device)) if value is not None}
     config = load_config(config_path, args.overrides, values)

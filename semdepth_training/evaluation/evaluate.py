@@ -21,7 +21,7 @@ from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, foreground_from_train_ids
 from semdepth_ros.metrics import (DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator,
                                   EvalPixels, compute_depth_errors, depth_range_masks, prepare_eval_pixels)
 from semdepth_ros.predictor import Predictor
-from semdepth_training.evaluation.samples import EvalSample, resize_nearest
+from semdepth_training.evaluation.samples import EvalSample
 
 SCALINGS = ("median", "fixed")
 FOREGROUND_NAMES = ("background", "foreground")
@@ -29,6 +29,8 @@ FOREGROUND_NAMES = ("background", "foreground")
 
 @dataclass
 class EvalOptions:
+    """Protocol settings; the defaults are the KITTI Eigen-split ones."""
+
     crop: str | None = "garg"
     scaling: str = "median"
     scale_factor: float = 1.0          # the multiplier when scaling == "fixed"
@@ -44,7 +46,6 @@ class Example:
 
     name: str
     image: np.ndarray
-    depth_gt: np.ndarray
     depth_pred: np.ndarray
     fg_pred: np.ndarray
     abs_rel_map: np.ndarray            # NaN where there is no valid GT
@@ -52,6 +53,8 @@ class Example:
 
 @dataclass
 class EvalResult:
+    """Image-averaged metrics (the published protocol) plus pixel-pooled breakdowns."""
+
     metrics: dict[str, float]
     num_images: int
     num_skipped: int
@@ -158,7 +161,8 @@ class _Evaluation:
         index, self.seen = self.seen, self.seen + 1
         size = sample.depth_gt.shape
         depth = resize_prediction(depth, size)
-        fg_prob = resize_nearest(fg_prob, size)
+        if fg_prob.shape != size:
+            fg_prob = cv2.resize(fg_prob, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
         pixels = prepare_eval_pixels(sample.depth_gt, depth, self.options.crop, self.scale,
                                      self.options.min_depth, self.options.max_depth)
         if pixels.gt.size == 0:
@@ -224,4 +228,4 @@ def _example(sample: EvalSample, depth: np.ndarray, fg_pred: np.ndarray, pixels:
     error[pixels.mask] = np.abs(pixels.gt - pixels.pred) / pixels.gt
     image = cv2.resize(sample.image, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_AREA) \
         if sample.image.shape[:2] != depth.shape else sample.image
-    return Example(sample.name, image, sample.depth_gt, scaled.astype(np.float32), fg_pred, error)
+    return Example(sample.name, image, scaled.astype(np.float32), fg_pred, error)

@@ -52,7 +52,7 @@ def markdown_report(result: EvalResult, method: str, training: str = "M+Sem") ->
     if result.by_class:
         lines += _breakdown_table("Per semantic class (seed 000 Fig. 5, seed 001 Fig. 4; pseudo-label train ids)",
                                   "Class", result.by_class, result.class_average)
-    sources = ", ".join(f"{k}: {v} images" for k, v in sorted(result.foreground_source.items()))
+    sources = ", ".join(f"{k} ({v} images)" for k, v in sorted(result.foreground_source.items()))
     lines += _breakdown_table(f"Foreground vs background (seed 000 Table 7; labels from {sources})", "Region",
                               result.by_foreground)
     return "\n".join(lines) + "\n"

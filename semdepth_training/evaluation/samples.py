@@ -14,7 +14,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from semdepth_training.datasets import ImageFolderDataset, KittiRawDataset, SampleDataset, build_dataset, read_split
+from semdepth_training.datasets import (ImageFolderDataset, KittiRawDataset, SampleDataset, build_dataset,
+                                       read_split)
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS
 from semdepth_training.evaluation.kitti_gt import load_gt_depths
 from semdepth_training.pseudo_labels import read_train_id_png

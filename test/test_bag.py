@@ -1,0 +1,352 @@
+"""Bag tools on real rosbag2 files: kitti2bag round trips, eval-bag offline / live, broken bags."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from semdepth_ros.bag import io as bagio
+from semdepth_ros.bag.eval_bag import EvalOptions, evaluate_offline
+from semdepth_ros.bag.report import write_report
+from semdepth_ros.bag.transforms import (invert, make_transform, matrix_to_quaternion, quaternion_to_matrix,
+                                         split_transform, transform_points)
+from semdepth_ros.cli.main import main
+from semdepth_ros.geometry import depth_to_points
+from semdepth_ros.predictor import Prediction
+from semdepth_ros.ros import codec
+from semdepth_training.synth.sequence import SynthConfig, generate_sequence
+
+CAMERA = "camera_optical_frame"
+T0 = 1_317_000_000_000_000_000  # ns; a KITTI-era stamp
+
+# Real-format KITTI calibration (2011_09_26), the values every KITTI tool is tested against.
+CAM_TO_CAM = """calib_time: 09-Jan-2012 13:57:47
+corner_dist: 9.950000e-02
+S_rect_00: 1.242000e+03 3.750000e+02
+R_rect_00: 9.999239e-01 9.837760e-03 -7.445048e-03 -9.869795e-03 9.999421e-01 -4.278459e-03 7.402527e-03 4.351614e-03 9.999631e-01
+P_rect_00: 7.215377e+02 0.000000e+00 6.095593e+02 0.000000e+00 0.000000e+00 7.215377e+02 1.728540e+02 0.000000e+00 0.000000e+00 0.000000e+00 1.000000e+00 0.000000e+00
+S_rect_02: 1.242000e+03 3.750000e+02
+R_rect_02: 9.998817e-01 1.511453e-02 -2.841595e-03 -1.511724e-02 9.998853e-01 -9.338510e-04 2.827154e-03 9.766976e-04 9.999955e-01
+P_rect_02: 7.215377e+02 0.000000e+00 6.095593e+02 4.485728e+01 0.000000e+00 7.215377e+02 1.728540e+02 2.163791e-01 0.000000e+00 0.000000e+00 1.000000e+00 2.745884e-03
+"""
+VELO_TO_CAM = """calib_time: 15-Mar-2012 11:37:16
+R: 7.533745e-03 -9.999714e-01 -6.166020e-04 1.480249e-02 7.280733e-04 -9.998902e-01 9.998621e-01 7.523790e-03 1.480755e-02
+T: -4.069766e-03 -7.631618e-02 -2.717806e-01
+delta_f: 0.000000e+00 0.000000e+00
+delta_c: 0.000000e+00 0.000000e+00
+"""
+
+
+def _semdepth(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- kitti2bag ------------------------------------------------------------------------------------
+
+def make_kitti_drive(root: Path, frames: int = 3) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
+    """A tiny drive in KITTI raw's layout: PNGs, .bin scans, timestamps and the date's calibration."""
+    date = root / "2011_09_26"
+    drive = date / "2011_09_26_drive_0001_sync"
+    date.mkdir(parents=True)
+    (date / "calib_cam_to_cam.txt").write_text(CAM_TO_CAM)
+    (date / "calib_velo_to_cam.txt").write_text(VELO_TO_CAM)
+    rng = np.random.default_rng(0)
+    images, scans = [], []
+    for sensor in ("image_02", "velodyne_points"):
+        (drive / sensor / "data").mkdir(parents=True)
+        stamps = [f"2011-09-26 13:02:{25 + i}.{964389445 + (3 if sensor == 'image_02' else 0) * 10**6 + i:09d}"
+                  for i in range(frames)]
+        (drive / sensor / "timestamps.txt").write_text("\n".join(stamps) + "\n")
+    for i in range(frames):
+        rgb = rng.integers(0, 256, (40, 124, 3), dtype=np.uint8)
+        cv2.imwrite(str(drive / "image_02" / "data" / f"{i:010d}.png"), rgb[..., ::-1])
+        scan = rng.normal(0, 10, (500 + i, 4)).astype(np.float32)
+        scan.tofile(drive / "velodyne_points" / "data" / f"{i:010d}.bin")
+        images.append(rgb)
+        scans.append(scan)
+    return drive, images, scans
+
+
+def test_quaternion_order_is_geometry_msgs_xyzw() -> None:
+    rot_z_90 = quaternion_to_matrix([0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5)])
+    assert np.allclose(rot_z_90, [[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    assert np.allclose(matrix_to_quaternion(rot_z_90), [0, 0, np.sqrt(0.5), np.sqrt(0.5)])
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_kitti2bag_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture, storage: str) -> None:
+    drive, images, scans = make_kitti_drive(tmp_path / "kitti")
+    bag = tmp_path / f"drive_{storage}"
+    code, out, err = _semdepth(capsys, "kitti2bag", drive, "--out", bag, "--storage", storage)
+    assert code == 0, err
+    assert (bag / f"{bag.name}.{'mcap' if storage == 'mcap' else 'db3'}").is_file()
+
+    with bagio.BagReader(bag) as reader:
+        assert reader.counts == {"/tf_static": 1, "/camera/camera_info": 3, "/camera/image_raw": 3,
+                                 "/velodyne_points": 3}
+        by_topic: dict[str, list] = {}
+        for item in reader.messages(reader.topics):
+            by_topic.setdefault(item.topic, []).append(item)
+    first = by_topic["/camera/image_raw"][0].msg
+    # 2011-09-26 13:02:25.967389445 read as UTC
+    assert bagio.stamp_to_ns(first.header.stamp) == 1317042145_967389445
+    assert by_topic["/camera/image_raw"][0].time_ns == 1317042145_967389445
+    for item, rgb in zip(by_topic["/camera/image_raw"], images):
+        msg = item.msg
+        assert msg.encoding == "rgb8" and msg.header.frame_id == CAMERA
+        decoded = codec.image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+        assert np.array_equal(decoded, rgb)
+    p_rect = np.array(CAM_TO_CAM.split("P_rect_02:")[1].split(), dtype=np.float64).reshape(3, 4)
+    for item in by_topic["/camera/camera_info"]:
+        info = item.msg
+        assert np.allclose(codec.camera_info_to_K(info.k), p_rect[:, :3])
+        assert not np.any(info.d) and np.allclose(info.r, np.eye(3).ravel())
+        assert (info.width, info.height) == (124, 40)
+    for item, scan in zip(by_topic["/velodyne_points"], scans):
+        msg = item.msg
+        assert msg.header.frame_id == "velodyne"
+        arrays = codec.cloud_fields_to_arrays(msg.fields, msg.data, msg.point_step, msg.height, msg.width,
+                                              msg.row_step, msg.is_bigendian)
+        got = np.stack([arrays[k].ravel() for k in ("x", "y", "z", "intensity")], axis=1)
+        assert np.array_equal(got, scan)
+
+    (tf,) = by_topic["/tf_static"][0].msg.transforms
+    assert (tf.header.frame_id, tf.child_frame_id) == ("velodyne", CAMERA)
+    tr, q = tf.transform.translation, tf.transform.rotation
+    t_velo_cam = make_transform([tr.x, tr.y, tr.z], [q.x, q.y, q.z, q.w])
+    # K [R|t]_cam<-velo must reproduce KITTI's projection P_rect_02 @ R_rect_00 @ [R|T]_velo->cam.
+    calib = {k: np.array(v.split(), dtype=np.float64)
+             for k, v in (line.split(":", 1) for line in (CAM_TO_CAM + VELO_TO_CAM).splitlines())
+             if k in ("R_rect_00", "R", "T")}
+    rect = np.eye(4)
+    rect[:3, :3] = calib["R_rect_00"].reshape(3, 3)
+    velo = np.eye(4)
+    velo[:3, :3], velo[:3, 3] = calib["R"].reshape(3, 3), calib["T"]
+    kitti_projection = p_rect @ rect @ velo
+    ours = p_rect[:, :3] @ invert(t_velo_cam)[:3]
+    assert np.allclose(ours, kitti_projection, atol=1e-4 * np.abs(kitti_projection).max())
+
+
+def test_kitti2bag_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    drive, _, _ = make_kitti_drive(tmp_path / "kitti")
+    (drive / "image_02" / "data" / "0000000001.png").unlink()
+    (drive.parent / "calib_velo_to_cam.txt").unlink()
+    code, _, err = _semdepth(capsys, "kitti2bag", drive, "--out", tmp_path / "bag")
+    assert code == 1
+    assert "0000000001" in err and "calib_velo_to_cam.txt" in err
+    assert not (tmp_path / "bag").exists()
+
+
+# --- eval-bag -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synth_frames() -> list:
+    return list(generate_sequence(SynthConfig(height=64, width=192, num_frames=12, seed=3)))
+
+
+def lidar_rig() -> tuple[np.ndarray, np.ndarray]:
+    """base_link -> velodyne and base_link -> camera optical frame (x fwd/y left/z up vs REP 103 optical)."""
+    base_velo = make_transform([0.8, 0.0, 1.73], [0.0, 0.0, np.sin(0.05), np.cos(0.05)])
+    base_cam = np.eye(4)
+    base_cam[:3, :3] = [[0, 0, 1], [-1, 0, 0], [0, -1, 0]]
+    base_cam[:3, 3] = [1.05, 0.06, 1.65]
+    return base_velo, base_cam
+
+
+def write_synth_bag(path: Path, frames: list, storage: str = "mcap", with_info: bool = True) -> Path:
+    """Images + camera_info + a 'velodyne' cloud back-projected from the renderer's exact depth."""
+    base_velo, base_cam = lidar_rig()
+    velo_cam = invert(base_velo) @ base_cam
+    with bagio.BagWriter(path, storage) as writer:
+        writer.write("/tf_static", bagio.tf_message([("base_link", "velodyne", *split_transform(base_velo)),
+                                                     ("base_link", CAMERA, *split_transform(base_cam))], T0), T0)
+        for f in frames:
+            stamp = T0 + f.index * 100_000_000
+            h, w = f.depth.shape
+            if with_info:
+                writer.write("/camera/camera_info",
+                             bagio.camera_info_msg(codec.camera_info_fields(f.K, w, h), stamp, CAMERA), stamp)
+            writer.write("/camera/image_raw", bagio.image_msg(codec.rgb_to_image_fields(f.rgb), stamp, CAMERA), stamp)
+            depth = np.where(np.isfinite(f.depth), f.depth, np.nan).astype(np.float32)  # sky: no return
+            points = depth_to_points(depth, f.K).reshape(-1, 3).astype(np.float64)
+            points = transform_points(velo_cam, points[np.isfinite(points).all(axis=1)])
+            cloud = codec.points_to_cloud_fields(points.astype(np.float32), organised=False)
+            scan_stamp = stamp + 4_000_000  # LiDAR and camera are never exactly synchronous
+            writer.write("/velodyne_points", bagio.cloud_msg(cloud, scan_stamp, "velodyne"), scan_stamp + 1000)
+    return path
+
+
+class PerfectDepth:
+    """Stand-in predictor returning the renderer's depth for each image (found by its pixels)."""
+
+    def __init__(self, frames: list) -> None:
+        self.depth = {hashlib.sha1(f.rgb.tobytes()).hexdigest(): np.where(np.isfinite(f.depth), f.depth, 100.0)
+                      for f in frames}
+
+    def predict(self, image: np.ndarray, intrinsics: np.ndarray | None = None, output: str = "network",
+                scale: float | None = None, with_points: bool = True) -> Prediction:
+        depth = self.depth[hashlib.sha1(image.tobytes()).hexdigest()].astype(np.float32)
+        zeros = np.zeros(depth.shape, np.uint8)
+        return Prediction(depth, zeros.astype(np.float32), zeros, None, intrinsics, {"network": 0.0})
+
+
+def read_outputs(out: Path) -> tuple[dict, list[dict]]:
+    """metrics.json and per_frame.csv (both must parse), with the plots whenever frames were done."""
+    for name in ("report.md", "metrics.json", "per_frame.csv"):
+        assert (out / name).is_file(), name
+    with (out / "per_frame.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    doc = json.loads((out / "metrics.json").read_text())
+    if doc["evaluated"]:
+        assert (out / "per_frame_abs_rel.png").is_file() and (out / "error_by_range.png").is_file()
+    return doc, rows
+
+
+@pytest.mark.parametrize("scale", ["median", "checkpoint"])
+def test_eval_offline_perfect_depth_is_exact(tmp_path: Path, synth_frames: list, scale: str) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames)
+    result = evaluate_offline(bag, PerfectDepth(synth_frames), EvalOptions(scale=scale))
+    assert result.error is None
+    assert result.topics.gt_kind == "lidar" and result.topics.gt == "/velodyne_points"
+    summary = result.summary
+    assert summary["evaluated"] == len(synth_frames)
+    assert summary["metrics"]["abs_rel"] < 1e-5 and summary["metrics"]["rmse"] < 1e-3
+    assert summary["metrics"]["a1"] == 1.0
+    assert summary["by_range"]["all"]["abs_rel"] < 1e-5 and summary["by_range"]["all"]["count"] > 1000
+    assert all(abs(float(r["gt_dt_ms"]) - 4.0) < 1e-6 for r in result.rows)
+
+    doc, rows = read_outputs(write_report(result, tmp_path / "report").parent)
+    assert doc["status"] == "ok" and doc["metrics"]["abs_rel"] < 1e-5
+    assert len(rows) == len(synth_frames) and {r["status"] for r in rows} == {"ok"}
+    assert (tmp_path / "report" / "qualitative.png").is_file()
+
+
+def test_eval_offline_real_predictor_and_record(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                synth_frames: list, tiny_checkpoint: Path) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames[:4], storage="sqlite3")
+    out, record = tmp_path / "report", tmp_path / "recorded"
+    code, stdout, err = _semdepth(capsys, "eval-bag", bag, "--checkpoint", tiny_checkpoint, "--device", "cpu",
+                                  "--out", out, "--record", record)
+    assert code == 0, err
+    doc, rows = read_outputs(out)
+    assert doc["status"] == "ok" and doc["evaluated"] == 4
+    assert all(np.isfinite(doc["metrics"][m]) for m in ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1"))
+    assert all(float(r["abs_rel"]) >= 0 for r in rows)
+    assert "abs_rel" in stdout and "Abs Rel" in (out / "report.md").read_text()
+    _check_recording(record, 4)
+
+
+def _check_recording(record: Path, frames: int) -> None:
+    """The recorded mcap holds inputs and the node's outputs, the outputs with the inputs' stamps."""
+    assert (record / f"{record.name}.mcap").is_file()
+    with bagio.BagReader(record) as reader:
+        for topic in ("/camera/image_raw", "/camera/camera_info", "/velodyne_points", "/semdepth/depth",
+                      "/semdepth/semantic/mask", "/semdepth/semantic/overlay", "/semdepth/points"):
+            assert reader.counts.get(topic) == frames, topic
+        stamps: dict[str, set[int]] = {}
+        for item in reader.messages(["/camera/image_raw", "/semdepth/depth", "/semdepth/semantic/mask",
+                                     "/semdepth/points"]):
+            stamps.setdefault(item.topic, set()).add(bagio.stamp_to_ns(item.msg.header.stamp))
+            if item.topic == "/semdepth/depth":
+                assert item.msg.encoding == "32FC1" and item.msg.header.frame_id == CAMERA
+    assert len({frozenset(s) for s in stamps.values()}) == 1
+
+
+def test_eval_live_through_the_node(tmp_path: Path, capsys: pytest.CaptureFixture, synth_frames: list,
+                                    tiny_checkpoint: Path) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames[:6])
+    out, record = tmp_path / "report", tmp_path / "recorded"
+    code, stdout, err = _semdepth(capsys, "eval-bag", bag, "--live", "--checkpoint", tiny_checkpoint,
+                                  "--device", "cpu", "--out", out, "--record", record, "--timeout", "5")
+    assert code == 0, err + (out / "node.log").read_text()
+    doc, rows = read_outputs(out)
+    live = doc["live"]
+    assert live["frames_sent"] == 6 and live["answered"] + live["dropped"] == 6
+    assert live["answered"] >= 1 and live["latency_p50_ms"] > 0 and live["latency_max_ms"] >= live["latency_p50_ms"]
+    answered = [r for r in rows if r["status"] != "dropped"]
+    assert len(answered) == live["answered"] and all(float(r["latency_ms"]) > 0 for r in answered)
+    assert doc["evaluated"] == live["answered"] and np.isfinite(doc["metrics"]["abs_rel"])
+    assert "latency" in stdout
+    with bagio.BagReader(record) as reader:
+        assert reader.counts["/camera/image_raw"] == 6
+        for topic in ("/semdepth/depth", "/semdepth/semantic/mask", "/semdepth/points"):
+            assert reader.counts.get(topic) == live["answered"], topic
+        inputs, outputs = set(), set()
+        for item in reader.messages(["/camera/image_raw", "/semdepth/depth", "/semdepth/points"]):
+            (inputs if item.topic == "/camera/image_raw" else outputs).add(bagio.stamp_to_ns(item.msg.header.stamp))
+    assert outputs <= inputs and len(outputs) == live["answered"]
+
+
+def test_eval_truncated_bag_keeps_partial_results(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                  synth_frames: list, tiny_checkpoint: Path) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames)
+    storage = bag / "synth.mcap"
+    os.truncate(storage, int(storage.stat().st_size * 0.7))   # a recorder killed mid-write
+    out = tmp_path / "report"
+    code, _, err = _semdepth(capsys, "eval-bag", bag, "--checkpoint", tiny_checkpoint, "--device", "cpu",
+                             "--out", out)
+    assert code == 1 and "truncated" in err
+    doc, rows = read_outputs(out)
+    assert doc["status"] == "error" and "truncated" in doc["error"]
+    assert 0 < doc["evaluated"] < len(synth_frames) and len(rows) == doc["frames"]
+    assert "ERROR" in (out / "report.md").read_text()
+
+
+def test_eval_unreadable_sqlite_bag_is_clear(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            synth_frames: list) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames[:3], storage="sqlite3")
+    db = bag / "synth.db3"
+    os.truncate(db, db.stat().st_size // 2)
+    result = evaluate_offline(bag, PerfectDepth(synth_frames), EvalOptions())
+    assert result.error and str(bag) in result.error and result.rows == []
+    doc, rows = read_outputs(write_report(result, tmp_path / "report").parent)
+    assert doc["status"] == "error" and rows == []
+
+
+def test_eval_bag_without_metadata_is_read_from_its_storage_file(tmp_path: Path, synth_frames: list) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames[:3])
+    (bag / "metadata.yaml").unlink()   # the recorder died before writing it
+    result = evaluate_offline(bag, PerfectDepth(synth_frames), EvalOptions())
+    assert result.error is None and result.summary["evaluated"] == 3
+    assert any("metadata.yaml" in note for note in result.notes)
+
+
+def test_eval_missing_topic_and_camera_info(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            synth_frames: list, tiny_checkpoint: Path) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames[:2])
+    out = tmp_path / "missing_topic"
+    code, _, err = _semdepth(capsys, "eval-bag", bag, "--checkpoint", tiny_checkpoint, "--device", "cpu",
+                             "--out", out, "--lidar-topic", "/ouster/points")
+    assert code == 1 and "/ouster/points" in err and "/velodyne_points" in err
+    assert read_outputs(out)[0]["status"] == "error"
+
+    no_info = write_synth_bag(tmp_path / "no_info", synth_frames[:2], with_info=False)
+    out = tmp_path / "no_info_report"
+    code, _, err = _semdepth(capsys, "eval-bag", no_info, "--checkpoint", tiny_checkpoint, "--device", "cpu",
+                             "--out", out)
+    assert code == 1 and "CameraInfo" in err
+    doc, rows = read_outputs(out)
+    assert "CameraInfo" in doc["error"] and rows == []
+
+
+def test_eval_extrinsic_overrides_missing_tf(tmp_path: Path, synth_frames: list) -> None:
+    frames = synth_frames[:2]
+    bag = write_synth_bag(tmp_path / "synth", frames)
+    stripped = tmp_path / "no_tf"
+    with bagio.BagReader(bag) as reader, bagio.BagWriter(stripped) as writer:
+        for item in reader.messages(t for t in reader.topics if t != "/tf_static"):
+            writer.write_raw(item.topic, item.msg.__msgtype__, item.raw, item.time_ns)
+    result = evaluate_offline(stripped, PerfectDepth(frames), EvalOptions())
+    assert result.error and "--extrinsic" in result.error
+    base_velo, base_cam = lidar_rig()
+    extrinsic = invert(base_cam) @ base_velo          # the LiDAR's pose in the camera frame
+    result = evaluate_offline(stripped, PerfectDepth(frames), EvalOptions(extrinsic=extrinsic))
+    assert result.error is None and result.summary["metrics"]["abs_rel"] < 1e-5
