@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, IGNORE_ID, foreground_from_train_ids
-from semdepth_training.datasets.base import read_rgb
+from semdepth_ros.imageio import read_rgb
 from semdepth_training.datasets.image_folder import IMAGE_SUFFIXES, ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS
 from semdepth_training.datasets.splits import read_split

@@ -24,8 +24,8 @@ from tqdm import tqdm
 from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, tf_message
 from semdepth_ros.bag.transforms import invert, split_transform
 from semdepth_ros.ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fields
-from semdepth_training.datasets.base import read_rgb
-from semdepth_training.datasets.kitti import read_calib_file
+from semdepth_ros.imageio import read_rgb
+from semdepth_ros.kitti_calib import read_calib_file
 
 CAMERA_FRAME = "camera_optical_frame"  # the fixed frame of config/semdepth.rviz
 LIDAR_FRAME = "velodyne"

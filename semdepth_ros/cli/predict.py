@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from semdepth_ros.imageio import read_rgb
 from semdepth_ros.intrinsics import intrinsics_for_image
 from semdepth_ros.ply import write_ply
 from semdepth_ros.predictor import Predictor
@@ -39,10 +40,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     summary = []
     for path in tqdm(args.images, desc="predict", unit="img"):
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SystemExit(f"error: cannot read image {path}")
-        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        rgb = read_rgb(path)
         k = intrinsics_for_image(args.intrinsics, rgb.shape[1], rgb.shape[0])
         pred = predictor.predict(rgb, intrinsics=k, output=args.resolution, scale=args.scale)
         summary.append(_write_outputs(args.out / path.stem, rgb, pred))

@@ -50,24 +50,6 @@ def check_size(height: int, width: int) -> None:
                          f"downsamples by {SIZE_MULTIPLE}); got height={height}, width={width}")
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """HxWx3 uint8 RGB; errors name the file."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"image file missing: {path}")
-        raise ValueError(f"cannot decode image file: {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """HxW uint8 {0, 1} from a 0/255 PNG."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise ValueError(f"cannot read mask file: {path}")
-    return (mask > 127).astype(np.uint8)
-
-
 def scaled_intrinsics(K: np.ndarray, image_width: int, image_height: int, width: int, height: int,
                       flip: bool = False) -> list[np.ndarray]:
     """3x3 K for each scale, Monodepth2 convention: normalise by the image size, multiply by the

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from semdepth_ros.intrinsics import load_intrinsics
-from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_mask, read_rgb
+from semdepth_ros.imageio import read_mask, read_rgb
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INTRINSICS_FILES = ("intrinsics.yaml", "camera_info.yaml")

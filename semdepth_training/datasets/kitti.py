@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from semdepth_ros.intrinsics import kitti_like_intrinsics
-from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_mask, read_rgb
+from semdepth_ros.imageio import read_mask, read_rgb
+from semdepth_ros.kitti_calib import read_calib_file
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
 from semdepth_training.datasets.splits import SplitEntry, read_split
 
 LOG = logging.getLogger(__name__)
@@ -26,23 +28,6 @@ CAMERA_FOLDERS = {"l": "image_02", "r": "image_03"}
 CALIB_KEYS = {"l": "P_rect_02", "r": "P_rect_03"}
 EXTENSIONS = ("png", "jpg")
 INTRINSICS_MODES = ("monodepth2", "calib")
-
-
-def read_calib_file(path: str | Path) -> dict[str, np.ndarray]:
-    """KITTI ``key: numbers`` calibration text -> arrays; non-numeric values (calib_time) are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"KITTI calibration file missing: {path}")
-    calib = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition(":")
-        if not sep:
-            continue
-        try:
-            calib[key.strip()] = np.array([float(v) for v in value.split()])
-        except ValueError:
-            continue
-    return calib
 
 
 def calib_intrinsics(date_dir: Path, side: str) -> np.ndarray:

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from semdepth_training.datasets.kitti import CAMERA_FOLDERS, read_calib_file
+from semdepth_ros.kitti_calib import read_calib_file
+from semdepth_training.datasets.kitti import CAMERA_FOLDERS
 from semdepth_training.datasets.splits import SplitEntry
 
 GT_SOURCES = ("velodyne", "improved")
