@@ -4,8 +4,9 @@
       checkpoint:=/path/to/model.pt
 
 Outputs appear under the namespace (default /semdepth: /semdepth/depth, /semdepth/points, ...).
-Every process that should receive full-resolution clouds (rviz, ros2 bag) needs the same
-FASTDDS_DEFAULT_PROFILES_FILE / FASTRTPS_DEFAULT_PROFILES_FILE (see config/fastdds_shm.xml).
+The node gets the shipped Fast DDS shared-memory profile (config/fastdds_shm.xml) unless
+FASTDDS_DEFAULT_PROFILES_FILE or FASTRTPS_DEFAULT_PROFILES_FILE is already set; readers on the same
+host (rviz, ros2 bag) receive full-resolution clouds without it.
 """
 import os
 

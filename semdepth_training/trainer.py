@@ -120,6 +120,7 @@ class Trainer:
         self.step = 0             # optimiser steps completed
         self.last_val: dict[str, float] | None = None
         self.history: list[dict[str, float]] = []  # per-epoch validation results (the learning curve)
+        self._saved_step = -1
         if resume:
             self._load_resume_state()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -142,15 +143,13 @@ class Trainer:
         """Train until ``num_epochs`` or ``max_steps``, or a stop signal; always leaves a resumable state."""
         from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
 
-        saved_step = -1
         with GracefulStop() as stop, SummaryWriter(self.run_dir / TENSORBOARD_DIR,
                                                    purge_step=self.step or None) as writer:
             while not self._finished() and not stop.requested:
                 self._train_epoch(writer, stop)
                 if self.batch_in_epoch == self.sampler.batches_per_epoch:
                     self._end_epoch(writer)
-                    saved_step = self.step
-            if saved_step != self.step:
+            if self._saved_step != self.step:
                 self._save()
         return {"epoch": self.epoch, "step": self.step, "stopped": stop.requested, "val": self.last_val}
 
@@ -312,6 +311,7 @@ class Trainer:
         tmp = path.with_name(path.name + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
+        self._saved_step = self.step
         tqdm.write(f"saved step {self.step} (epoch {self.epoch}, batch {self.batch_in_epoch}) to {self.run_dir}")
 
     def _data_signature(self) -> dict[str, int]:
@@ -334,4 +334,5 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
         self.last_val, self.history = state["last_val"], state["history"]
+        self._saved_step = self.step
         set_rng_state(state["rng"])

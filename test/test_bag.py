@@ -22,26 +22,10 @@ from semdepth_ros.predictor import Prediction
 from semdepth_ros.ros import codec
 from semdepth_training.synth.sequence import SynthConfig, generate_sequence
 
+from kitti_calib_text import CAM_TO_CAM, VELO_TO_CAM
+
 CAMERA = "camera_optical_frame"
 T0 = 1_317_000_000_000_000_000  # ns; a KITTI-era stamp
-
-# Real-format KITTI calibration (2011_09_26), the values every KITTI tool is tested against.
-CAM_TO_CAM = """calib_time: 09-Jan-2012 13:57:47
-corner_dist: 9.950000e-02
-S_rect_00: 1.242000e+03 3.750000e+02
-R_rect_00: 9.999239e-01 9.837760e-03 -7.445048e-03 -9.869795e-03 9.999421e-01 -4.278459e-03 7.402527e-03 4.351614e-03 9.999631e-01
-P_rect_00: 7.215377e+02 0.000000e+00 6.095593e+02 0.000000e+00 0.000000e+00 7.215377e+02 1.728540e+02 0.000000e+00 0.000000e+00 0.000000e+00 1.000000e+00 0.000000e+00
-S_rect_02: 1.242000e+03 3.750000e+02
-R_rect_02: 9.998817e-01 1.511453e-02 -2.841595e-03 -1.511724e-02 9.998853e-01 -9.338510e-04 2.827154e-03 9.766976e-04 9.999955e-01
-P_rect_02: 7.215377e+02 0.000000e+00 6.095593e+02 4.485728e+01 0.000000e+00 7.215377e+02 1.728540e+02 2.163791e-01 0.000000e+00 0.000000e+00 1.000000e+00 2.745884e-03
-"""
-VELO_TO_CAM = """calib_time: 15-Mar-2012 11:37:16
-R: 7.533745e-03 -9.999714e-01 -6.166020e-04 1.480249e-02 7.280733e-04 -9.998902e-01 9.998621e-01 7.523790e-03 1.480755e-02
-T: -4.069766e-03 -7.631618e-02 -2.717806e-01
-delta_f: 0.000000e+00 0.000000e+00
-delta_c: 0.000000e+00 0.000000e+00
-"""
-
 
 def _semdepth(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     code = main([str(a) for a in args])

@@ -50,32 +50,32 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(raw)
 
 
-def test_other_architecture(tmp_path):
+def _tampered(tmp_path, edit) -> object:
+    """A valid checkpoint file whose payload ``edit`` then changes in place."""
     model, meta = _model()
-    path = save_checkpoint(tmp_path / "a.pt", model, meta)
+    path = save_checkpoint(tmp_path / "t.pt", model, meta)
     payload = torch.load(path, weights_only=True)
-    payload["meta"]["model_config"]["num_layers"] = 50
+    edit(payload)
     torch.save(payload, path)
+    return path
+
+
+def test_other_architecture(tmp_path):
+    path = _tampered(tmp_path, lambda p: p["meta"]["model_config"].update(num_layers=50))
     with pytest.raises(CheckpointError, match="another architecture"):
         load_checkpoint(path)
 
 
 def test_shape_mismatch(tmp_path):
-    model, meta = _model()
-    path = save_checkpoint(tmp_path / "s.pt", model, meta)
-    payload = torch.load(path, weights_only=True)
-    key = next(k for k, v in payload["state_dict"].items() if v.ndim == 4)
-    payload["state_dict"][key] = torch.zeros(1, 1, 1, 1)
-    torch.save(payload, path)
+    def shrink_first_conv(payload):
+        key = next(k for k, v in payload["state_dict"].items() if v.ndim == 4)
+        payload["state_dict"][key] = torch.zeros(1, 1, 1, 1)
+
     with pytest.raises(CheckpointError, match="shapes do not match"):
-        load_checkpoint(path)
+        load_checkpoint(_tampered(tmp_path, shrink_first_conv))
 
 
 def test_newer_format(tmp_path):
-    model, meta = _model()
-    path = save_checkpoint(tmp_path / "n.pt", model, meta)
-    payload = torch.load(path, weights_only=True)
-    payload["format_version"] = FORMAT_VERSION + 1
-    torch.save(payload, path)
+    path = _tampered(tmp_path, lambda p: p.update(format_version=FORMAT_VERSION + 1))
     with pytest.raises(CheckpointError, match="newer"):
         read_meta(path)

@@ -12,24 +12,9 @@ from semdepth_ros.cli.main import main
 from semdepth_training.datasets.splits import SplitEntry
 from semdepth_training.evaluation.kitti_gt import improved_gt, load_gt_depths, velodyne_depth_map
 
+from kitti_calib_text import CAM_TO_CAM, VELO_TO_CAM
+
 DRIVE = "2011_09_26/2011_09_26_drive_0002_sync"
-# Real KITTI raw calibration of 2011_09_26, in the files' own text format (subset of the keys).
-CAM_TO_CAM = """calib_time: 09-Jan-2012 13:57:47
-corner_dist: 9.950000e-02
-S_rect_00: 1.242000e+03 3.750000e+02
-R_rect_00: 9.999239e-01 9.837760e-03 -7.445048e-03 -9.869795e-03 9.999421e-01 -4.278459e-03 7.402527e-03 4.351614e-03 9.999631e-01
-P_rect_00: 7.215377e+02 0.000000e+00 6.095593e+02 0.000000e+00 0.000000e+00 7.215377e+02 1.728540e+02 0.000000e+00 0.000000e+00 0.000000e+00 1.000000e+00 0.000000e+00
-S_02: 1.392000e+03 5.120000e+02
-S_rect_02: 1.242000e+03 3.750000e+02
-R_rect_02: 9.998817e-01 1.511453e-02 -2.841595e-03 -1.511724e-02 9.998853e-01 -9.338510e-04 2.827154e-03 9.766976e-04 9.999955e-01
-P_rect_02: 7.215377e+02 0.000000e+00 6.095593e+02 4.485728e+01 0.000000e+00 7.215377e+02 1.728540e+02 2.163791e-01 0.000000e+00 0.000000e+00 1.000000e+00 2.745884e-03
-"""
-VELO_TO_CAM = """calib_time: 15-Mar-2012 11:37:16
-R: 7.533745e-03 -9.999714e-01 -6.166020e-04 1.480249e-02 7.280733e-04 -9.998902e-01 9.998621e-01 7.523790e-03 1.480755e-02
-T: -4.069766e-03 -7.631618e-02 -2.717806e-01
-delta_f: 0.000000e+00 0.000000e+00
-delta_c: 0.000000e+00 0.000000e+00
-"""
 # (column, row, depth): where each test point must land; all inside the Garg crop.
 TARGETS = [(100, 200, 10.0), (600, 180, 25.0), (1100, 300, 5.5), (640, 330, 7.25)]
 

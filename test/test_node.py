@@ -46,7 +46,7 @@ K = np.array([[120.0, 0.0, 95.5], [0.0, 118.0, 31.5], [0.0, 0.0, 1.0]])
 FRAME = "camera_optical_frame"
 OUTPUTS = {"depth": Image, "depth/camera_info": CameraInfo, "semantic/mask": Image,
            "semantic/overlay": Image, "depth/colorized": Image, "points": PointCloud2}
-NO_CLOUD = {"depth", "semantic/mask", "semantic/overlay", "depth/colorized"}
+NO_CLOUD = frozenset({"depth", "semantic/mask", "semantic/overlay", "depth/colorized"})
 MAX_RANGE = 0.2                                  # random-init depth is ~0.2 m: both valid and NaN points
 TIMEOUT = 20.0
 _stamps = itertools.count(1)
@@ -117,14 +117,15 @@ class Client:
     def outputs(self, header: Header) -> dict[str, object]:
         return {topic: msg for (topic, stamp), (msg, _) in self.received.items() if stamp == key(header)}
 
-    def send(self, header: Header, image, camera_info: np.ndarray | None = K,
-             info_size: tuple[int, int] | None = None) -> None:
+    def send(self, header: Header, image, camera_info: np.ndarray | None = K) -> None:
+        """camera_info (for the image's size, as drivers send it) first, then the image."""
         if camera_info is not None:
-            height, width = info_size or (image.height, image.width)
-            self.info_pub.publish(messages.camera_info_msg(header, codec.camera_info_fields(camera_info, width, height)))
+            fields = codec.camera_info_fields(camera_info, image.width, image.height)
+            self.info_pub.publish(messages.camera_info_msg(header, fields))
         self.image_pub.publish(image)
 
-    def exchange(self, image, header: Header, expect: set[str] = set(OUTPUTS), **send_args) -> dict[str, object]:
+    def exchange(self, image, header: Header, expect: frozenset[str] = frozenset(OUTPUTS),
+                 **send_args) -> dict[str, object]:
         """Send one frame (again after a pause if it seems lost) and wait for the expected outputs."""
         for _ in range(3):
             self.send(header, image, **send_args)
@@ -149,10 +150,12 @@ def raw_image(header: Header, rgb: np.ndarray, encoding: str = "rgb8") -> Image:
     return messages.image_msg(header, codec.rgb_to_image_fields(rgb, encoding))
 
 
-def png_image(header: Header, rgb: np.ndarray, ext: str = ".png") -> CompressedImage:
+def compressed_image(header: Header, rgb: np.ndarray, ext: str = ".png") -> CompressedImage:
+    """As image_transport's compressed publisher writes it (bgr8 inside, format names the codec)."""
     ok, data = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     assert ok
-    return messages.compressed_msg(header, f"rgb8; {ext[1:].replace('jpg', 'jpeg')} compressed bgr8", data.tobytes())
+    fmt = f"rgb8; {'jpeg' if ext == '.jpg' else 'png'} compressed bgr8"
+    return messages.compressed_msg(header, fmt, data.tobytes())
 
 
 def write_yaml(path: Path, params: dict) -> Path:
@@ -205,7 +208,8 @@ def node_b(tmp_path_factory, tiny_checkpoint, context):
         "cloud_decimation": 2, "scale_mode": "fixed", "fixed_scale": 2.0, "fx": 150.0, "fy": 150.0,
         "stats_period": 0.3, "publish_colorized": True})
     node = start(tmp, "b", ["--params-file", str(params), "-r", "__ns:=/sd_b",
-                            "-r", "image/compressed:=/cam_b/image_raw/compressed", "-r", "camera_info:=/cam_b/info"])
+                            "-r", "image/compressed:=/cam_b/image_raw/compressed",
+                            "-r", "camera_info:=/cam_b/info"])
     client = Client(context, "/sd_b", "/cam_b/image_raw/compressed", CompressedImage, "/cam_b/info")
     yield node, client
     client.node.destroy_node()
@@ -226,12 +230,15 @@ def check_images(outputs: dict[str, object], header: Header, size: tuple[int, in
     """Headers, encodings, sizes and value ranges of the image outputs; returns them decoded."""
     for topic, msg in outputs.items():
         assert (key(msg.header), msg.header.frame_id) == (key(header), FRAME), topic
-    encodings = {"depth": "32FC1", "semantic/mask": "mono8", "semantic/overlay": "rgb8", "depth/colorized": "rgb8"}
+    encodings = {"depth": "32FC1", "semantic/mask": "mono8", "semantic/overlay": "rgb8",
+                 "depth/colorized": "rgb8"}
     for topic, encoding in encodings.items():
-        assert (outputs[topic].encoding, outputs[topic].height, outputs[topic].width) == (encoding, *size), topic
+        msg = outputs[topic]
+        assert (msg.encoding, msg.height, msg.width) == (encoding, *size), topic
     out = decoded(outputs)
     valid = np.isfinite(out["depth"])
-    assert valid.any() and (out["depth"][valid] >= depth_range[0]).all() and (out["depth"][valid] <= depth_range[1]).all()
+    assert valid.any()
+    assert (out["depth"][valid] >= depth_range[0]).all() and (out["depth"][valid] <= depth_range[1]).all()
     assert set(np.unique(out["mask"])) <= {0, 255}
     background = out["mask"] == 0
     np.testing.assert_array_equal(out["overlay"][background], rgb[background])   # only foreground is tinted
@@ -325,7 +332,8 @@ def test_bad_inputs_are_counted_and_skipped(node_a) -> None:
         assert node.alive() and expected_log in node.log_text(), expected_log
     # A camera_info with zero focal length is rejected; the last good intrinsics stay in use.
     errors = client.counters()["camera_info_errors"]
-    client.info_pub.publish(messages.camera_info_msg(next_header(), codec.camera_info_fields(np.zeros((3, 3)), W, H)))
+    uncalibrated = codec.camera_info_fields(np.zeros((3, 3)), W, H)
+    client.info_pub.publish(messages.camera_info_msg(next_header(), uncalibrated))
     client.counters(lambda c: c["camera_info_errors"] == errors + 1)
     assert "invalid focal length" in node.log_text()
     header = next_header()
@@ -336,10 +344,12 @@ def test_bad_inputs_are_counted_and_skipped(node_a) -> None:
 def test_burst_answers_newest_and_drops_the_rest(node_a) -> None:
     _, client, _ = node_a
     rgb = make_image(seed=5)
-    header = next_header()
-    sent = time.monotonic()
-    client.exchange(raw_image(header, rgb), header, expect={"depth"})
-    single = client.received[("depth", key(header))][1] - sent
+    singles = []
+    for _ in range(3):
+        header, sent = next_header(), time.monotonic()
+        client.exchange(raw_image(header, rgb), header, expect={"depth"})
+        singles.append(client.received[("depth", key(header))][1] - sent)
+    single = float(np.median(singles))
     settled = lambda c: c["received"] == c["processed"] + c["dropped"] + c["errors"] + c["idle"]  # noqa: E731
     before = client.counters(settled)
     headers = [next_header() for _ in range(50)]
@@ -351,9 +361,10 @@ def test_burst_answers_newest_and_drops_the_rest(node_a) -> None:
     latency = client.received[("depth", key(headers[-1]))][1] - last_sent
     answered = sum(("depth", key(h)) in client.received for h in headers)
     assert answered < 25, f"{answered} of 50 burst frames processed: frames are queued, not dropped"
-    assert latency < 4 * single + 2.0, f"newest frame took {latency:.2f} s (single frame {single:.2f} s)"
+    # The newest frame waits at most for the frame in progress; a queue would add one frame time per frame.
+    assert latency < 8 * single + 1.5, f"newest frame took {latency:.2f} s (single frame {single:.2f} s)"
     after = client.counters(settled)
-    delta = {name: after[name] - before[name] for name in ("received", "processed", "dropped", "errors", "idle")}
+    delta = {name: after[name] - before[name] for name in before}
     # Reliable keep-last-1 outputs may replace an unacknowledged sample, so answered <= processed.
     assert delta["dropped"] > 0 and delta["processed"] >= answered and delta["errors"] == delta["idle"] == 0
     assert delta["received"] <= 50
@@ -386,9 +397,11 @@ def test_compressed_input_with_fallback_intrinsics(node_b, ext: str) -> None:
     _, client = node_b
     header = next_header()
     rgb = make_image(48, 160, seed=11)      # not the network size: outputs are upsampled to it
-    msg = png_image(header, rgb, ext)
+    msg = compressed_image(header, rgb, ext)
     outputs = client.exchange(msg, header, camera_info=None)
-    received_rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    received_rgb = codec.compressed_to_rgb(msg.format, msg.data)    # jpeg: the decoded, lossy colours
+    if ext == ".png":
+        np.testing.assert_array_equal(received_rgb, rgb)
     out = check_images(outputs, header, (48, 160), received_rgb, depth_range=(0.2, 200.0))
     K_out = published_K(outputs, (48, 160))
     np.testing.assert_allclose(K_out, [[150.0, 0, 79.5], [0, 150.0, 23.5], [0, 0, 1]])
@@ -402,7 +415,7 @@ def test_corrupt_compressed_is_skipped(node_b) -> None:
     client.counters(lambda c: c["errors"] == errors + 1)
     assert "could not decode" in node.log_text()
     header = next_header()
-    client.exchange(png_image(header, make_image(seed=12)), header, camera_info=None)
+    client.exchange(compressed_image(header, make_image(seed=12)), header, camera_info=None)
     assert node.alive()
 
 
@@ -411,12 +424,13 @@ def test_start_up_failures_exit_with_one_clear_line(tmp_path, tiny_checkpoint) -
     cases = {
         "checkpoint not found": ["-p", f"checkpoint:={tmp_path / 'missing.pt'}"],
         "cloud_decimation": ["-p", f"checkpoint:={tiny_checkpoint}", "-p", "cloud_decimation:=0"],
-        "scale_mode = 'metric' is not one of": ["-p", f"checkpoint:={tiny_checkpoint}", "-p", "scale_mode:=metric"],
+        "scale_mode = 'metric' is not one of": ["-p", f"checkpoint:={tiny_checkpoint}",
+                                                "-p", "scale_mode:=metric"],
     }
     if default_checkpoint_path() is None:
         cases["no checkpoint: set the 'checkpoint' parameter"] = []
-    runs = {text: subprocess.Popen(node_command(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=child_env())
+    runs = {text: subprocess.Popen(node_command(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env=child_env())
             for text, args in cases.items()}
     for text, run in runs.items():
         output = run.communicate(timeout=120)[0]
@@ -424,7 +438,7 @@ def test_start_up_failures_exit_with_one_clear_line(tmp_path, tiny_checkpoint) -
 
 
 PUBLISHER = textwrap.dedent("""
-    import sys, time
+    import time
     import numpy as np, rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from semdepth_ros.ros import codec, messages
@@ -434,44 +448,52 @@ PUBLISHER = textwrap.dedent("""
     mirror_profiles_variable()
     rclpy.init()
     node = rclpy.create_node("cloud_source")
-    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-    pub = node.create_publisher(PointCloud2, "/big_cloud", qos)
+    pubs = [node.create_publisher(PointCloud2, f"/big_cloud/{name}", QoSProfile(depth=1, reliability=policy))
+            for name, policy in (("best_effort", ReliabilityPolicy.BEST_EFFORT),
+                                 ("reliable", ReliabilityPolicy.RELIABLE))]
     rng = np.random.default_rng(0)
     fields = codec.points_to_cloud_fields(rng.normal(size=(375, 1242, 3)).astype(np.float32),
         rng.integers(0, 256, (375, 1242, 3), dtype=np.uint8), rng.integers(0, 2, (375, 1242), dtype=np.uint8))
     deadline = time.monotonic() + 60
-    while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+    while min(p.get_subscription_count() for p in pubs) == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
     for i in range(10):
-        pub.publish(messages.cloud_msg(Header(frame_id=str(i)), fields))
+        for pub in pubs:
+            pub.publish(messages.cloud_msg(Header(frame_id=str(i)), fields))
         time.sleep(0.2)
     time.sleep(2.0)
 """)
 
 
-def test_fastdds_profile_delivers_full_resolution_clouds_best_effort(context) -> None:
-    """10 MB organised clouds between two processes, best effort, none lost (DESIGN.md)."""
+def test_fastdds_profile_delivers_full_resolution_clouds(context) -> None:
+    """9.3 MB organised clouds between two processes (DESIGN.md: without the profile best effort gets
+    none through). Reliable must deliver every cloud; best effort may lose one to a CPU-starved reader."""
     node = rclpy.create_node("cloud_sink", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
-    got: list[PointCloud2] = []
-    node.create_subscription(PointCloud2, "/big_cloud", got.append,
-                             QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+    got: dict[str, list[PointCloud2]] = {"best_effort": [], "reliable": []}
+    policies = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+    for name, policy in policies.items():
+        node.create_subscription(PointCloud2, f"/big_cloud/{name}", got[name].append,
+                                 QoSProfile(depth=10, reliability=policy))
     source = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=child_env())
     try:
         deadline = time.monotonic() + 90
         while source.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-        executor.spin_once(timeout_sec=0.5)
+        for _ in range(20):
+            executor.spin_once(timeout_sec=0.05)
         assert source.wait(timeout=10) == 0
     finally:
         if source.poll() is None:
             source.kill()
         node.destroy_node()
-    assert [m.header.frame_id for m in got] == [str(i) for i in range(10)]
-    assert len(got[0].data) == 375 * 1242 * got[0].point_step
-    arrays = codec.cloud_fields_to_arrays(**messages.cloud_fields(got[-1]))
+    assert [m.header.frame_id for m in got["reliable"]] == [str(i) for i in range(10)]
+    assert len(got["best_effort"]) >= 9, [m.header.frame_id for m in got["best_effort"]]
+    cloud = got["reliable"][-1]
+    assert len(cloud.data) == 375 * 1242 * cloud.point_step == 9_315_000
+    arrays = codec.cloud_fields_to_arrays(**messages.cloud_fields(cloud))
     expected = np.random.default_rng(0).normal(size=(375, 1242, 3)).astype(np.float32)
     np.testing.assert_array_equal(arrays["z"], expected[..., 2])
 
@@ -531,9 +553,11 @@ def test_launch_file_runs_the_installed_node_with_the_shipped_config(monkeypatch
     (node,) = opaque.kwargs["function"](defaults | {"checkpoint": "/models/m.pt", "image": "/cam/image"})
     assert {k: node.kwargs[k] for k in ("package", "executable", "name", "namespace")} == {
         "package": "semdepth_ros", "executable": "depth_node", "name": "depth_node", "namespace": "semdepth"}
-    assert node.kwargs["parameters"] == [defaults["params_file"], {"use_sim_time": False, "checkpoint": "/models/m.pt"}]
-    assert set(node.kwargs["remappings"]) == {("image", "/cam/image"), ("image/compressed", "/cam/image/compressed"),
-                                              ("camera_info", "/camera/camera_info")}
+    # The empty device argument leaves the params file's value alone.
+    assert node.kwargs["parameters"] == [defaults["params_file"],
+                                         {"use_sim_time": False, "checkpoint": "/models/m.pt"}]
+    assert set(node.kwargs["remappings"]) == {("image", "/cam/image"), ("camera_info", "/camera/camera_info"),
+                                              ("image/compressed", "/cam/image/compressed")}
 
     monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/my/profile.xml")    # a user's own choice wins
     assert not any(type(e).__name__ == "SetEnvironmentVariable"
@@ -560,7 +584,7 @@ def test_launch_file_for_real(tiny_checkpoint) -> None:
     try:
         get_package_share_directory("semdepth_ros")
     except PackageNotFoundError:
-        pytest.skip("semdepth_ros is not installed in an ament index (colcon build + source install/setup.bash)")
+        pytest.skip("semdepth_ros is not in an ament index (colcon build, source install/setup.bash)")
     launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(REPO / "launch" / "depth.launch.py"),
                                  str(tiny_checkpoint)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=child_env())

@@ -19,6 +19,7 @@ import numpy as np
 import rclpy
 import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
@@ -87,7 +88,8 @@ class DepthNode(Node):
         self._image_sub = self.create_subscription(image_type, image_topic, self._on_image, input_qos())
         self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
                                                   input_qos())
-        self.create_timer(self.params.stats_period, self._report)
+        # Steady clock: statistics keep coming while simulated time is paused (use_sim_time).
+        self.create_timer(self.params.stats_period, self._report, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="semdepth_worker", daemon=True)
