@@ -19,7 +19,9 @@ os.environ["ROS_LOCALHOST_ONLY"] = "1"
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="semdepth-roslog-"))
 os.environ.setdefault("HOME", tempfile.gettempdir())
+# Fast DDS 2.x (Jazzy) reads the FASTRTPS_ name, 3.x (Kilted) the FASTDDS_ one: set both.
 os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
+os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", os.environ["FASTDDS_DEFAULT_PROFILES_FILE"])
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 

@@ -354,8 +354,9 @@ def test_burst_answers_newest_and_drops_the_rest(node_a) -> None:
     before = client.counters(settled)
     headers = [next_header() for _ in range(50)]
     images = [raw_image(h, rgb) for h in headers]
-    for h, image in zip(headers, images):
+    for h, image in zip(headers, images):                # ~200 Hz, several times the node's rate
         client.send(h, image)
+        time.sleep(0.005)
     last_sent = time.monotonic()
     assert client.spin_until(lambda: ("depth", key(headers[-1])) in client.received)
     latency = client.received[("depth", key(headers[-1]))][1] - last_sent
@@ -365,9 +366,11 @@ def test_burst_answers_newest_and_drops_the_rest(node_a) -> None:
     assert latency < 8 * single + 1.5, f"newest frame took {latency:.2f} s (single frame {single:.2f} s)"
     after = client.counters(settled)
     delta = {name: after[name] - before[name] for name in before}
+    # Frames the node took from DDS were processed or dropped (counted); the keep-last-1 input reader
+    # itself replaces frames the executor did not take in time (never received, so not counted).
     # Reliable keep-last-1 outputs may replace an unacknowledged sample, so answered <= processed.
-    assert delta["dropped"] > 0 and delta["processed"] >= answered and delta["errors"] == delta["idle"] == 0
-    assert delta["received"] <= 50
+    assert delta["received"] <= 50 and delta["errors"] == delta["idle"] == 0, delta
+    assert answered <= delta["processed"] < 25 and delta["received"] == delta["processed"] + delta["dropped"]
 
 
 def test_no_inference_without_subscribers(node_a) -> None:

@@ -13,6 +13,7 @@ from semdepth_ros.cli.main import main as semdepth_main
 from semdepth_training.config import TrainConfig, load_config
 from semdepth_training.trainer import Trainer
 
+REPO = Path(__file__).resolve().parents[1]
 TINY = {"data.dataset": "synthetic", "data.height": 64, "data.width": 192, "data.num_workers": 0,
         "data.eval_crop": None, "model.num_layers": 18, "run.device": "cpu", "run.log_every": 1,
         "run.image_every": 2}
@@ -102,3 +103,20 @@ def test_cli_start_up_errors_are_one_clear_line(case: str, message: str, tmp_pat
     assert semdepth_main(["train", "--out", str(tmp_path / "run"), "--device", "cpu", *args]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("semdepth train: error:") and message in err and "\n" not in err, err
+
+
+@pytest.mark.parametrize("name", ["kitti_r50_semdepth", "kitti_r18_monodepth2", "synthetic_r18"])
+def test_shipped_configs_load_and_round_trip(name: str) -> None:
+    config = load_config(REPO / "config" / "train" / f"{name}.yaml")
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_seed_000_config_is_the_paper_regime() -> None:
+    """Seed 000 Sec. 5.1 and Eq. 2/9: R50 + semantic + SEEM + attention, 192x640, batch 12, 19 epochs,
+    lr 1e-4 / 10 after 15 epochs, alpha 0.85, smoothness 1e-3, frames [0, -1, 1]."""
+    c = load_config(REPO / "config" / "train" / "kitti_r50_semdepth.yaml")
+    assert (c.model.num_layers, c.model.semantic, c.model.seem, c.model.attention) == (50, True, True, True)
+    assert (c.data.height, c.data.width, c.data.frame_ids, c.data.split) == (192, 640, [0, -1, 1], "eigen_zhou")
+    assert (c.optim.batch_size, c.optim.num_epochs, c.optim.learning_rate) == (12, 19, 1e-4)
+    assert (c.optim.scheduler_step_size, c.optim.scheduler_gamma) == (15, 0.1)
+    assert (c.loss.ssim_alpha, c.loss.smoothness_weight, c.loss.scales) == (0.85, 1e-3, (0, 1, 2, 3))

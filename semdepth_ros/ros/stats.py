@@ -14,7 +14,9 @@ COUNTERS = ("received", "processed", "dropped", "errors", "idle", "camera_info_e
 """received: frames taken from DDS; processed: frames published; dropped: frames replaced by a newer
 one before the worker took them; errors: frames skipped for bad input or failed inference; idle: frames
 discarded because no output had a subscriber (so received = processed + dropped + errors + idle, plus
-the frame in flight); camera_info_errors: unusable camera_info messages."""
+the frame in flight); camera_info_errors: unusable camera_info messages. Frames that the keep-last-1
+input reader replaced before the executor took them never arrive: compare received with the camera's
+rate to see them."""
 
 
 @dataclasses.dataclass(frozen=True)
