@@ -23,6 +23,7 @@ from semdepth_training.losses import LossSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 CROPS = ("garg", "eigen")
+POSE_SOURCES = ("network", "dataset")
 
 
 @dataclass
@@ -46,8 +47,16 @@ class DataConfig:
 
 @dataclass
 class PoseConfig:
-    """Separate ResNet pose network on frame pairs (Monodepth2 "separate_resnet")."""
+    """Where ego-motion comes from. "network": the separate ResNet pose net on frame pairs (Monodepth2
+    "separate_resnet", the papers' regime). "dataset": the recording's own camera poses (robot
+    odometry, `poses.txt`, the synthetic world); depth is still learned from photometric
+    self-supervision alone, and comes out in the poses' metric scale."""
 
+    source: str = "network"
+    # "dataset" poses: translations are divided by this so the motion suits the network's initial
+    # depth (disparity 0.5 = 0.2 m, like the pose net's 0.01-scaled start); the checkpoint's metric
+    # scale factor is set to it, so the node still outputs metres.
+    dataset_scale: float = 50.0
     num_layers: int = 18
     pretrained_path: str | None = None
 
@@ -195,6 +204,10 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"data.eval_crop must be one of {CROPS} or null, not {data.eval_crop!r}")
     if data.num_workers < 0:
         raise ValueError(f"data.num_workers must be >= 0, got {data.num_workers}")
+    if config.pose.source not in POSE_SOURCES:
+        raise ValueError(f"pose.source must be one of {', '.join(POSE_SOURCES)}, not {config.pose.source!r}")
+    if config.pose.dataset_scale <= 0:
+        raise ValueError(f"pose.dataset_scale must be > 0, got {config.pose.dataset_scale}")
     if config.pose.num_layers not in (18, 50):
         raise ValueError(f"pose.num_layers must be 18 or 50, got {config.pose.num_layers}")
     for name in ("batch_size", "num_epochs", "scheduler_step_size"):
@@ -202,8 +215,9 @@ def _validate(config: TrainConfig) -> None:
             raise ValueError(f"optim.{name} must be >= 1, got {getattr(optim, name)}")
     if optim.learning_rate <= 0 or not 0 < optim.scheduler_gamma <= 1:
         raise ValueError("optim.learning_rate must be > 0 and optim.scheduler_gamma in (0, 1]")
-    if not loss.scales or not set(loss.scales) <= {0, 1, 2, 3} or sorted(loss.scales) != list(loss.scales):
-        raise ValueError(f"loss.scales must be increasing values from 0..3, got {list(loss.scales)}")
+    if not loss.scales or loss.scales[0] != 0 or not set(loss.scales) <= {0, 1, 2, 3} \
+            or sorted(set(loss.scales)) != list(loss.scales):
+        raise ValueError(f"loss.scales must be increasing values from 0..3 starting at 0, got {list(loss.scales)}")
     if not 0 < loss.min_depth < loss.max_depth:
         raise ValueError(f"need 0 < loss.min_depth < loss.max_depth, got {loss.min_depth}, {loss.max_depth}")
     if run.device not in DEVICES:

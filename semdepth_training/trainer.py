@@ -40,7 +40,7 @@ RESUME_FILE = "resume.pt"
 CONFIG_FILE = "config.yaml"
 MODELS_DIR = "models"
 TENSORBOARD_DIR = "tensorboard"
-VAL_METRICS = ("abs_rel", "sq_rel", "rmse", "a1")
+DEPTH_METRICS = ("abs_rel", "sq_rel", "rmse", "a1")
 
 
 def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, SampleDataset | None]:
@@ -197,6 +197,12 @@ class Trainer:
         """T (target -> source, 4x4) per source frame. Monodepth2 pairs frames in time order: source -1
         is fed as (-1, 0) and the result inverted, +1 as (0, +1); the pose net sees the jittered
         images like the depth net."""
+        if self.config.pose.source == "dataset":
+            if not bool(inputs["pose_valid"].all()):
+                raise ValueError("pose.source is 'dataset' but this dataset has no camera poses "
+                                 "(image folders need poses.txt; KITTI raw has none here)")
+            return {f: _scale_translation(inputs[("T", f)], 1.0 / self.config.pose.dataset_scale)
+                    for f in self.config.data.frame_ids if f != 0}
         poses = {}
         for f in self.config.data.frame_ids:
             if f == 0:
@@ -229,38 +235,45 @@ class Trainer:
         self.last_val = self.validate()
         if self.last_val is not None:
             self.history.append({"epoch": self.epoch, "step": self.step, **self.last_val})
-            for name in VAL_METRICS:
-                writer.add_scalar(f"val/{name}", self.last_val[name], self.step)
-            tqdm.write(f"epoch {self.epoch}: val abs_rel {self.last_val['abs_rel']:.4f} "
-                       f"a1 {self.last_val['a1']:.3f} ({self.last_val['images']} images)")
+            for name, value in self.last_val.items():
+                writer.add_scalar(f"val/{name}", value, self.step)
+            tqdm.write(f"epoch {self.epoch}: validation " + ", ".join(f"{k} {v:.4g}" for k, v in self.last_val.items()))
         self._save(epoch_file=True)
 
     # ---------------------------------------------------------------- validation
     @torch.no_grad()
     def validate(self) -> dict[str, float] | None:
-        """Median-scaled depth metrics vs ``depth_gt`` (samples with ``depth_valid``), averaged over
-        images (the evaluation protocol of seed 000 Table 1 via semdepth_ros.metrics). None without a
-        validation set or ground truth."""
+        """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
+        ground truth, so image folders get a validation signal too), and, where ``depth_valid``, the
+        median-scaled depth metrics vs ``depth_gt`` averaged over images (seed 000 Table 1 protocol,
+        via semdepth_ros.metrics). None without a validation set."""
         if self.val_set is None:
             return None
-        loader = self._loader(self.val_set, None, 0)
         self.model.eval()
-        sums, count = dict.fromkeys(VAL_METRICS, 0.0), 0
-        for batch in loader:
+        self.pose_net.eval()
+        photometric, frames = 0.0, 0
+        sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
+        for batch in self._loader(self.val_set, None, 0):
+            inputs = self._to_device(batch)
             with torch.autocast(self.device.type, enabled=self.amp):
-                disp = self.model(batch[("color", 0, 0)].to(self.device))[("disp", 0)]
-            _, depth = disp_to_depth(disp.float(), self.config.loss.min_depth, self.config.loss.max_depth)
-            depth = depth[:, 0].cpu().numpy()
+                outputs = self.model(inputs[("color", 0, 0)])
+            outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
+            result = compute_losses(inputs, outputs, self.predict_poses(inputs), self.config.loss)
+            photometric += result.terms["photometric"].item() * len(batch["index"])
+            frames += len(batch["index"])
+            depth = result.depth[:, 0].cpu().numpy()
             for i in np.flatnonzero(batch["depth_valid"].numpy() > 0):
                 pixels = prepare_eval_pixels(batch["depth_gt"][i, 0].numpy(), depth[i], self.config.data.eval_crop)
                 if pixels.gt.size:
                     errors = compute_depth_errors(pixels.gt, pixels.pred)
                     sums = {k: sums[k] + errors[k] for k in sums}
-                    count += 1
+                    images += 1
         self.model.train()
-        if count == 0:
-            return None
-        return {**{k: v / count for k, v in sums.items()}, "images": count}
+        self.pose_net.train()
+        metrics = {"photometric": photometric / frames, "frames": frames}
+        if images:
+            metrics.update({k: v / images for k, v in sums.items()}, images=images)
+        return metrics
 
     # ---------------------------------------------------------------- logging
     def _log_scalars(self, writer: Any, result: LossResult, rate: float) -> None:
@@ -287,8 +300,11 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_meta(self) -> CheckpointMeta:
         cfg = self.config
+        metric = cfg.pose.source == "dataset"  # depth is in dataset_scale units of the poses' metres
         return CheckpointMeta(model_config=cfg.model, input_height=cfg.data.height, input_width=cfg.data.width,
                               min_depth=cfg.loss.min_depth, max_depth=cfg.loss.max_depth,
+                              scale_factor=cfg.pose.dataset_scale if metric else 1.0,
+                              scale_source="dataset poses" if metric else "none",
                               training={"epoch": self.epoch, "step": self.step, "val": self.last_val,
                                         "config": cfg.to_dict()},
                               provenance={"run_dir": str(self.run_dir.resolve()),
@@ -336,3 +352,10 @@ class Trainer:
         self.last_val, self.history = state["last_val"], state["history"]
         self._saved_step = self.step
         set_rng_state(state["rng"])
+
+
+def _scale_translation(transform: torch.Tensor, factor: float) -> torch.Tensor:
+    """[B,4,4] rigid transforms with their translation multiplied by ``factor``."""
+    scaled = transform.clone()
+    scaled[:, :3, 3] *= factor
+    return scaled

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(config_path, args.overrides, values)
     summary = Trainer(config, args.out, resume=args.resume).train()
     status = "stopped" if summary["stopped"] else "finished"
-    val = f"; last validation abs_rel {summary['val']['abs_rel']:.4f}" if summary["val"] else ""
+    val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
     print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
     print(f"checkpoint: {args.out / 'models' / 'last.pt'}; continue with: semdepth train --out {args.out} --resume")
     return 130 if summary["stopped"] else 0

@@ -35,12 +35,14 @@ class RawSample:
 
     ``K`` is 3x3 in pixels of these images; ``fg_mask`` (uint8 {0, 1}) and ``depth``
     (metres, 0 = invalid) belong to the target frame and are None when the source has none.
+    ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
     """
 
     images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
     K: np.ndarray
     fg_mask: np.ndarray | None = None
     depth: np.ndarray | None = None
+    poses: dict[int, np.ndarray] | None = None
 
 
 def check_size(height: int, width: int) -> None:
@@ -111,7 +113,29 @@ def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool
         sample[("inv_K", s)] = torch.from_numpy(np.linalg.inv(k4.astype(np.float64)).astype(np.float32))
     sample["fg_mask"], sample["fg_valid"] = _label(raw.fg_mask, width, height, flip)
     sample["depth_gt"], sample["depth_valid"] = _label(raw.depth, width, height, flip)
+    sample.update(_relative_poses(raw, flip))
     return sample
+
+
+# Mirroring x in the camera frame: a flipped image sequence is the same motion seen in a mirror.
+_FLIP_X = np.diag([-1.0, 1.0, 1.0, 1.0])
+
+
+def _relative_poses(raw: RawSample, flip: bool) -> Sample:
+    """("T", f): target -> source transforms from known camera poses, and "pose_valid" (0 without poses).
+
+    X_source = inv(P_source) P_target X_target for camera-to-world poses P; a horizontal flip
+    conjugates the transform with the x mirror.
+    """
+    out: Sample = {"pose_valid": torch.tensor(float(raw.poses is not None))}
+    for f in raw.images:
+        if f == 0:
+            continue
+        t = np.eye(4) if raw.poses is None else np.linalg.inv(raw.poses[f]) @ raw.poses[0]
+        if flip:
+            t = _FLIP_X @ t @ _FLIP_X
+        out[("T", f)] = torch.from_numpy(t.astype(np.float32))
+    return out
 
 
 def _label(label: np.ndarray | None, width: int, height: int,

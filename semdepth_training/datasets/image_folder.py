@@ -31,6 +31,7 @@ class FolderSequence:
     folder: Path
     images: list[Path]
     K: np.ndarray
+    poses: np.ndarray | None = None  # [N,4,4] camera-to-world from poses.txt (odometry), or None
 
 
 def find_intrinsics(sequence: Path, root: Path) -> Path:
@@ -53,7 +54,22 @@ def _load_sequence(folder: Path, root: Path) -> FolderSequence:
     if size is not None and tuple(size) != tuple(actual):
         raise ValueError(f"{path} describes {size[0]}x{size[1]} images but {images[0]} is "
                          f"{actual[0]}x{actual[1]}; intrinsics must be in pixels of the stored images")
-    return FolderSequence(folder, images, K)
+    return FolderSequence(folder, images, K, _read_poses(folder / "poses.txt", len(images)))
+
+
+def _read_poses(path: Path, count: int) -> np.ndarray | None:
+    """poses.txt: one row-major 3x4 camera-to-world matrix per image (KITTI odometry format)."""
+    if not path.is_file():
+        return None
+    try:
+        rows = np.loadtxt(path, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: cannot parse poses ({exc})") from exc
+    if rows.shape != (count, 12):
+        raise ValueError(f"{path} must have one line of 12 numbers per image ({count}); got {rows.shape}")
+    poses = np.tile(np.eye(4), (count, 1, 1))
+    poses[:, :3, :] = rows.reshape(count, 3, 4)
+    return poses
 
 
 class ImageFolderDataset(SampleDataset):
@@ -91,6 +107,8 @@ class ImageFolderDataset(SampleDataset):
         stem = seq.images[position].stem
         mask_path = seq.folder / "fg_mask" / f"{stem}.png"
         depth_path = seq.folder / "depth" / f"{stem}.npy"
+        poses = None if seq.poses is None else {f: seq.poses[position + f * self.stride] for f in self.frame_ids}
         return RawSample(images=images, K=seq.K,
                          fg_mask=read_mask(mask_path) if mask_path.is_file() else None,
-                         depth=np.load(depth_path).astype(np.float32) if depth_path.is_file() else None)
+                         depth=np.load(depth_path).astype(np.float32) if depth_path.is_file() else None,
+                         poses=poses)

@@ -51,4 +51,5 @@ class SyntheticDataset(SampleDataset):
         target = self._frame(seq, t)
         depth = np.where(np.isfinite(target.depth), target.depth, 0.0).astype(np.float32)  # sky: invalid
         return RawSample(images={f: self._frame(seq, t + f).rgb for f in self.frame_ids}, K=target.K,
-                         fg_mask=target.fg_mask, depth=depth)
+                         fg_mask=target.fg_mask, depth=depth,
+                         poses={f: self._frame(seq, t + f).pose for f in self.frame_ids})
