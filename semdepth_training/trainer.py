@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
-from semdepth_ros.geometry import disp_to_depth, pose_vec_to_matrix
+from semdepth_ros.geometry import pose_vec_to_matrix
 from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
 from semdepth_ros.model import PoseNet, SemDepthNet
 from semdepth_ros.predictor import resolve_device

@@ -24,13 +24,19 @@ def tiny_config(**values: object) -> TrainConfig:
 
 
 @pytest.fixture
-def deterministic() -> None:
-    threads, was_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+def one_thread() -> None:
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def deterministic(one_thread: None) -> None:
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     yield
     torch.use_deterministic_algorithms(was_deterministic)
-    torch.set_num_threads(threads)
 
 
 def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
@@ -78,6 +84,26 @@ def test_resume_after_ctrl_c_matches_uninterrupted_run(tmp_path: Path, determini
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
 
 
+def test_joint_training_explains_held_out_frames(tmp_path: Path, one_thread: None) -> None:
+    """The papers' regime end to end (depth net + pose net, pose.source: network): 40 steps lower the
+    photometric error Lp of the model's own depth and motion on streets it never saw.
+
+    Measured (1 thread, 64x192, R18 from random init, seeds 0-2): after/before = 0.79 / 0.73 / 0.75
+    at 40 steps (0.74 / 0.68 / 0.70 at 60); 0.88 leaves >= 0.09. AbsRel is not asserted: from scratch
+    it does not move reliably in a CPU budget (docs/training.md); test_learning.py shows each network
+    learning geometry alone.
+    """
+    values = {"data__options": {"num_sequences": 4, "config": {"num_frames": 12}},
+              "data__val_options": {"num_sequences": 2, "config": {"num_frames": 6}},
+              "model__semantic": False, "model__seem": False, "model__attention": False,
+              "optim__batch_size": 4, "optim__num_epochs": 100, "run__max_steps": 40,
+              "run__log_every": 1000, "run__image_every": 1000}
+    trainer = Trainer(tiny_config(**values), tmp_path)
+    before = trainer.validate()["photometric"]
+    after = trainer.train()["val"]["photometric"]
+    assert after < 0.88 * before, (before, after)
+
+
 @pytest.mark.parametrize("case, message", [
     ("wrong_path", "image folder root not found"),
     ("empty_split", "has no entries"),
@@ -105,7 +131,7 @@ def test_cli_start_up_errors_are_one_clear_line(case: str, message: str, tmp_pat
     assert err.startswith("semdepth train: error:") and message in err and "\n" not in err, err
 
 
-@pytest.mark.parametrize("name", ["kitti_r50_semdepth", "kitti_r18_monodepth2", "synthetic_r18"])
+@pytest.mark.parametrize("name", ["kitti_r50_semdepth", "kitti_r18_monodepth2", "synthetic_r18", "default_model"])
 def test_shipped_configs_load_and_round_trip(name: str) -> None:
     config = load_config(REPO / "config" / "train" / f"{name}.yaml")
     assert TrainConfig.from_dict(config.to_dict()) == config
@@ -120,3 +146,19 @@ def test_seed_000_config_is_the_paper_regime() -> None:
     assert (c.optim.batch_size, c.optim.num_epochs, c.optim.learning_rate) == (12, 19, 1e-4)
     assert (c.optim.scheduler_step_size, c.optim.scheduler_gamma) == (15, 0.1)
     assert (c.loss.ssim_alpha, c.loss.smoothness_weight, c.loss.scales) == (0.85, 1e-3, (0, 1, 2, 3))
+
+
+def test_cli_trains_and_resumes_from_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text("data: {dataset: synthetic, height: 64, width: 192, num_workers: 0, eval_crop: null,\n"
+                      "       options: {num_sequences: 1, config: {num_frames: 5}},\n"
+                      "       val_options: {num_sequences: 1, config: {num_frames: 3}}}\n"
+                      "model: {num_layers: 18, semantic: false, seem: false, attention: false}\n"
+                      "optim: {batch_size: 2, num_epochs: 2}\n")
+    out = tmp_path / "run"
+    assert semdepth_main(["train", "--config", str(config), "--out", str(out), "--device", "cpu"]
+                         + ["--max-steps", "1"]) == 0
+    assert semdepth_main(["train", "--out", str(out), "--resume"]) == 0  # config from out/config.yaml
+    assert "finished at step 2 (epoch 2); last validation photometric" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["epoch_001.pt", "epoch_002.pt", "last.pt"]
+    assert load_config(out / "config.yaml").optim.num_epochs == 2  # the resolved config is saved

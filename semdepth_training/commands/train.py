@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs, resume state)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     parser.add_argument("--data", default=None, help="dataset root (sets data.path)")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps in total")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps in total (--resume without it runs to the last epoch)")
     parser.add_argument("--device", choices=DEVICES, default=None, help="sets run.device")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config value (YAML syntax), e.g. --set optim.batch_size=4; repeatable")
@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"cannot resume: {args.out} holds no run ({CONFIG_FILE} missing)")
     values = {key: value for key, value in (("data.path", args.data), ("run.max_steps", args.max_steps),
                                             ("run.device", args.device)) if value is not None}
+    if args.resume and args.max_steps is None:
+        values["run.max_steps"] = None  # a short run's limit is not part of the recipe it continues
     config = load_config(config_path, args.overrides, values)
     summary = Trainer(config, args.out, resume=args.resume).train()
     status = "stopped" if summary["stopped"] else "finished"
