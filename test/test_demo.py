@@ -107,5 +107,11 @@ def test_demo_default_model_accuracy(tmp_path):
     out = tmp_path / "demo"
     res = _demo("--frames", "10", "--rate", "0", "--out", str(out), timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
-    abs_rel = json.loads((out / "metrics.json").read_text())["accuracy"]["median_scaled"]["metrics"]["abs_rel"]
-    assert math.isfinite(abs_rel)
+    accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
+    abs_rel = accuracy["median_scaled"]["metrics"]["abs_rel"]
+    metric_abs_rel = accuracy["checkpoint_scale"]["metrics"]["abs_rel"]
+    # The model's held-out table (README, 400 frames of 4 unseen streets): AbsRel 0.162 median-scaled,
+    # 0.155 at its own metric scale; the untrained network scores 0.520. This demo street (seed 2026,
+    # unseen) measured 0.203 / 0.197 over 10 frames. 0.30 leaves room for one street's variation and
+    # still fails a model that learned nothing.
+    assert abs_rel < 0.30 and metric_abs_rel < 0.30, (abs_rel, metric_abs_rel)

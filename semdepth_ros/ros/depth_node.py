@@ -99,6 +99,9 @@ class DepthNode(Node):
             f"on {self.predictor.device} from {self.predictor.checkpoint_path}; "
             f"scale {self.params.scale_mode}; listening on {self._image_sub.topic_name} and "
             f"{self._info_sub.topic_name}")
+        if meta.provenance.get("synthetic_demo"):
+            self.get_logger().warning("this is the bundled synthetic-world demo model, not a KITTI model: "
+                                      "pass checkpoint:=<your model> for real cameras")
 
     # --- start-up -----------------------------------------------------------------------------
     def _load_predictor(self) -> Predictor:
