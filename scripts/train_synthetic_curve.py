@@ -3,13 +3,14 @@
 generator's exact depth and the held-out photometric error before training and after every epoch,
 and plot both to RUN_DIR/curve.png.
 
-The validation streets are not the training ones (seed run.seed + 1). With the pose net (the papers'
-regime, default) the photometric error falls from the first epoch but AbsRel, from random
-initialisation (no ImageNet weights), needs far more steps than a CPU affords; with the generator's
-camera motion (pose.source: dataset, docs/training.md) AbsRel falls within minutes.
+The validation streets are not the training ones (seed run.seed + 1). The default config
+(synthetic_r18.yaml) takes ego-motion from the generator (pose.source: dataset, docs/training.md):
+AbsRel falls within minutes. With the pose net (the papers' regime) the photometric error falls from
+the first epoch, but AbsRel, from random initialisation (no ImageNet weights), needs far more steps
+than a CPU affords.
 
-    python scripts/train_synthetic_curve.py --out runs/curve --epochs 5
-    python scripts/train_synthetic_curve.py --out runs/curve_poses --epochs 3 --set pose.source=dataset
+    python scripts/train_synthetic_curve.py --out runs/curve --epochs 3
+    python scripts/train_synthetic_curve.py --out runs/curve_posenet --epochs 5 --set pose.source=network
 """
 from __future__ import annotations
 
