@@ -34,7 +34,7 @@ from semdepth_training.datasets import SampleDataset, build_dataset, fetch_split
 from semdepth_training.losses import LossResult, compute_losses
 from semdepth_training.run_state import (EpochSampler, GracefulStop, ignore_stop_signals_in_worker, rng_state,
                                          seed_everything, set_rng_state)
-from semdepth_training.synth import SynthConfig
+from semdepth_synth import SynthConfig
 
 RESUME_FILE = "resume.pt"
 CONFIG_FILE = "config.yaml"

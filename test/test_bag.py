@@ -20,7 +20,7 @@ from semdepth_ros.cli.main import main
 from semdepth_ros.geometry import depth_to_points
 from semdepth_ros.predictor import Prediction
 from semdepth_ros.ros import codec
-from semdepth_training.synth.sequence import SynthConfig, generate_sequence
+from semdepth_synth.sequence import SynthConfig, generate_sequence
 
 from kitti_calib_text import CAM_TO_CAM, VELO_TO_CAM
 

@@ -12,7 +12,7 @@ import yaml
 from semdepth_training.datasets import (ImageFolderDataset, KittiRawDataset, RawSample, SampleDataset,
                                         build_dataset, build_sample, fetch_split, read_split)
 from semdepth_training.datasets.augment import JitterParams, apply_jitter, hsv_to_rgb, rgb_to_hsv
-from semdepth_training.synth.sequence import SynthConfig
+from semdepth_synth.sequence import SynthConfig
 
 HEIGHT, WIDTH = 64, 128  # network input
 RAW_W, RAW_H = 256, 128  # stored images (2x, so resizing is exact and flips commute with it)

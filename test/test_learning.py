@@ -14,7 +14,7 @@ from semdepth_ros.model import PoseNet
 from semdepth_training.config import load_config
 from semdepth_training.datasets import build_dataset
 from semdepth_training.losses import LossSettings, compute_losses, photometric_error
-from semdepth_training.synth import SynthConfig
+from semdepth_synth import SynthConfig
 from semdepth_training.trainer import Trainer
 from semdepth_training.warping import warp_image
 

@@ -151,7 +151,7 @@ def test_compute_losses_combines_eq9_over_scales() -> None:
 def test_true_depth_and_pose_explain_synthetic_frames() -> None:
     """On the synthetic world, warping with the generator's depth and poses reproduces the target far
     better than a wrong (scaled or flat) depth does: the loss measures geometry, not just texture."""
-    from semdepth_training.synth import SynthConfig, generate_sequence
+    from semdepth_synth import SynthConfig, generate_sequence
 
     frames = list(generate_sequence(SynthConfig(height=64, width=192, num_frames=3, seed=3)))
 

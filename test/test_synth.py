@@ -16,7 +16,7 @@ from semdepth_ros.classes import (CITYSCAPES_TRAIN_IDS, FOREGROUND_CLASSES, IGNO
 from semdepth_ros.geometry import depth_to_points
 from semdepth_ros.intrinsics import load_intrinsics
 from semdepth_training.commands import synth as synth_cmd
-from semdepth_training.synth import SynthConfig, SynthFrame, generate_sequence, save_montage, write_dataset
+from semdepth_synth import SynthConfig, SynthFrame, generate_sequence, save_montage, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = SynthConfig(height=96, width=320, seed=3, num_frames=2)

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from semdepth_ros.bag.io import BagWriter, camera_info_msg, image_msg
 from semdepth_ros.ros.codec import camera_info_fields, depth_to_image_fields, rgb_to_image_fields
+from semdepth_synth import SynthConfig, generate_sequence
 
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
@@ -22,16 +23,7 @@ NOMINAL_RATE_HZ = 10.0                        # the synthetic world moves ~0.8 m
 
 def write_drive_bag(path: Path, frames: int, height: int, width: int, seed: int, start_ns: int,
                     rate_hz: float | None) -> None:
-    """Render ``frames`` frames at height x width and write them stamped ``1/rate_hz`` apart.
-
-    The synthetic world lives in the training package; importing it here (not at module level) keeps
-    the node and the rest of the runtime free of training code.
-    """
-    try:
-        from semdepth_training.synth import SynthConfig, generate_sequence
-    except ImportError as exc:
-        raise RuntimeError(f"the demo renders its drive with semdepth_training.synth, which is not "
-                           f"importable ({exc}); reinstall the package") from exc
+    """Render ``frames`` frames at height x width and write them stamped ``1/rate_hz`` apart."""
     period_ns = round(1e9 / (rate_hz or NOMINAL_RATE_HZ))
     config = SynthConfig(height=height, width=width, seed=seed, num_frames=frames)
     with BagWriter(path) as bag:

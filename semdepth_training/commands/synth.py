@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from semdepth_training.synth import SynthConfig, write_dataset
+from semdepth_synth import SynthConfig, write_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
-from semdepth_training.synth.sequence import SynthConfig, SynthFrame, SynthSequence
+from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence
 
 
 class SyntheticDataset(SampleDataset):

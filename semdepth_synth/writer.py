@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from semdepth_ros.classes import colorize_train_ids
 from semdepth_ros.visualize import colorize_depth, overlay_mask
-from semdepth_training.synth.sequence import SynthConfig, SynthFrame, SynthSequence
+from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence
 
 SUBFOLDERS = ("images", "depth", "fg_mask", "classes")
 

@@ -2,8 +2,8 @@
 
 Tests and demos use it to show that training learns real geometry without any downloaded data.
 """
-from semdepth_training.synth.sequence import SynthConfig, SynthFrame, SynthSequence, generate_sequence
-from semdepth_training.synth.writer import montage, save_montage, write_dataset, write_sequence
+from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence, generate_sequence
+from semdepth_synth.writer import montage, save_montage, write_dataset, write_sequence
 
 __all__ = ["SynthConfig", "SynthFrame", "SynthSequence", "generate_sequence", "montage", "save_montage",
            "write_dataset", "write_sequence"]

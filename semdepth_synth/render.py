@@ -13,8 +13,8 @@ from itertools import combinations
 import numpy as np
 
 from semdepth_ros.classes import TRAIN_ID
-from semdepth_training.synth.textures import TEXTURES, Surface, sky
-from semdepth_training.synth.world import Material, Shape, World
+from semdepth_synth.textures import TEXTURES, Surface, sky
+from semdepth_synth.world import Material, Shape, World
 
 NEAR = 0.05  # metres; nothing is closer to the camera
 SUN = np.array([-0.45, -0.8, 0.4]) / np.linalg.norm([-0.45, -0.8, 0.4])  # towards the sun (y is down)

@@ -12,8 +12,8 @@ import numpy as np
 
 from semdepth_ros.classes import foreground_from_train_ids
 from semdepth_ros.intrinsics import kitti_like_intrinsics
-from semdepth_training.synth.render import Renderer
-from semdepth_training.synth.world import build_world, camera_poses
+from semdepth_synth.render import Renderer
+from semdepth_synth.world import build_world, camera_poses
 
 
 @dataclass(frozen=True)

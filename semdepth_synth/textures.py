@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from semdepth_training.synth.world import Material
+from semdepth_synth.world import Material
 
 _TABLE_BITS = 9
 _TABLE = np.random.default_rng(12345).random(1 << (2 * _TABLE_BITS))  # lattice values of the value noise
