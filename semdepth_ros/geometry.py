@@ -148,9 +148,3 @@ def depth_to_points(depth: np.ndarray, k3: np.ndarray) -> np.ndarray:
     points[..., 2] = z
     return points
 
-
-def points_to_pixels(points: np.ndarray, k3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project camera points [N,3] -> pixel coordinates [N,2] (u, v) and their depths [N]."""
-    z = points[:, 2]
-    uv = (points @ np.asarray(k3, dtype=np.float64).T)[:, :2] / z[:, None]
-    return uv, z

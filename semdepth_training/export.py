@@ -28,7 +28,7 @@ from torch import nn
 from semdepth_ros.checkpoint import CheckpointMeta, read_meta
 from semdepth_ros.model import SemDepthNet
 from semdepth_ros.predictor import Predictor
-from semdepth_ros.ros.scale import GroundPlaneSettings, fit_ground_plane
+from semdepth_ros.scale import NO_SCALE, GroundPlaneSettings, fit_ground_plane
 from semdepth_training.datasets import SampleDataset
 from semdepth_training.evaluation.evaluate import EvalOptions, evaluate
 from semdepth_training.evaluation.samples import eval_samples
@@ -83,7 +83,7 @@ def scale_from_camera_height(predictor: Predictor, dataset: SampleDataset, camer
     estimates = []
     for index in range(total):
         raw = dataset.load(index)
-        pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=1.0, with_points=False)
+        pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=NO_SCALE, with_points=False)
         fit = fit_ground_plane(pred.depth, pred.mask, pred.intrinsics, settings, rng)
         if fit is not None:
             estimates.append(camera_height / fit.distance)

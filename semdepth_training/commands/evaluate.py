@@ -17,7 +17,8 @@ from semdepth_ros.metrics import MAX_DEPTH, MIN_DEPTH
 from semdepth_ros.predictor import Predictor
 from semdepth_training.evaluation.evaluate import SCALINGS, EvalOptions, evaluate
 from semdepth_training.evaluation.kitti_gt import GT_SOURCES
-from semdepth_training.evaluation.samples import KINDS, build_eval_dataset, eval_samples
+from semdepth_training.datasets import DATASETS, build_eval_dataset
+from semdepth_training.evaluation.samples import eval_samples
 from semdepth_training.evaluation.report import write_report
 from semdepth_training.pseudo_labels import LabelError
 
@@ -27,7 +28,7 @@ CROPS = ("garg", "eigen", "none")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file (semdepth train/export)")
     parser.add_argument("--data", type=Path, default=None, help="dataset root (KITTI raw or image folder)")
-    parser.add_argument("--kind", choices=KINDS, default="kitti", help="dataset layout")
+    parser.add_argument("--kind", choices=tuple(DATASETS), default="kitti", help="dataset layout")
     parser.add_argument("--split", type=Path, default=None, help="KITTI split file, e.g. eigen/test_files.txt")
     parser.add_argument("--gt", choices=GT_SOURCES, default="velodyne",
                         help="KITTI ground truth: raw Velodyne or improved (data_depth_annotated) PNGs")
@@ -71,7 +72,7 @@ def _options(args: argparse.Namespace, checkpoint_scale: float) -> EvalOptions:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        predictor = Predictor(args.checkpoint, device=args.device)
+        predictor = Predictor.load(args.checkpoint, device=args.device)
         meta = predictor.meta
         dataset = build_eval_dataset(args.kind, args.data, meta.input_height, meta.input_width, args.split,
                                      args.synthetic_sequences, args.seed)

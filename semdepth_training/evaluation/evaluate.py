@@ -21,6 +21,7 @@ from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, foreground_from_train_ids
 from semdepth_ros.metrics import (DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator,
                                   EvalPixels, compute_depth_errors, depth_range_masks, prepare_eval_pixels)
 from semdepth_ros.predictor import Predictor
+from semdepth_ros.scale import NO_SCALE
 from semdepth_training.evaluation.samples import EvalSample
 
 SCALINGS = ("median", "fixed")
@@ -193,13 +194,13 @@ def evaluate(predictor: Predictor, samples: Iterable[EvalSample], total: int | N
              options: EvalOptions) -> EvalResult:
     """Run the protocol over ``samples`` (``total`` only drives progress and example spacing).
 
-    The predictor runs batched without autograd and unscaled (scale=1); scaling is the protocol's.
+    The predictor runs batched without autograd and unscaled (NO_SCALE); scaling is the protocol's.
     """
     if options.scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, not {options.scaling!r}")
     state = _Evaluation(options, _example_indices(total, options.num_examples))
     for batch in _batches(tqdm(samples, total=total, desc="evaluate", unit="img"), options.batch_size):
-        predictions = predictor.predict_batch([s.image for s in batch], scale=1.0, with_points=False)
+        predictions = predictor.predict_batch([s.image for s in batch], scale=NO_SCALE, with_points=False)
         for sample, prediction in zip(batch, predictions):
             state.add(sample, prediction.depth, prediction.fg_prob)
     return state.result()
