@@ -21,7 +21,8 @@ def disp_to_depth(disp: ArrayT, min_depth: float = MIN_DEPTH,
                   max_depth: float = MAX_DEPTH) -> tuple[ArrayT, ArrayT]:
     """Map the sigmoid output to (scaled disparity, depth) inside [min_depth, max_depth].
 
-    Monodepth2 convention (seed 000 Sec. 3 builds on it): disparity is linear between 1/max and 1/min.
+    Monodepth2 convention (Semantic-Guided Representation Enhancement, Sec. 3, builds on it): disparity
+    is linear between 1/max and 1/min.
     """
     min_disp = 1.0 / max_depth
     max_disp = 1.0 / min_depth

@@ -93,8 +93,19 @@ def test_the_runtime_names_no_training_module() -> None:
     assert {m: n for m, n in named.items() if n} == {}
 
 
+def test_training_commands_come_as_entry_points() -> None:
+    """Every training sub-command module is declared in setup.py's `semdepth.commands` group, and the CLI
+    offers the runtime's commands plus those."""
+    from semdepth_ros.cli.main import RUNTIME_COMMANDS, checkout_entry_points, commands
+
+    declared = checkout_entry_points(REPO / "setup.py")
+    assert set(declared.values()) == {m for m in MODULES if m.startswith("semdepth_training.commands.")}
+    assert commands() == {**RUNTIME_COMMANDS, **declared}
+
+
 def test_no_import_cycles() -> None:
-    graph = {module: {name for name in names if name in MODULES and name != module} for module, names in IMPORTS.items()}
+    graph = {module: {name for name in names if name in MODULES and name != module}
+             for module, names in IMPORTS.items()}
     state: dict[str, int] = {}     # 1: on the current path, 2: done
     path: list[str] = []
 

@@ -3,7 +3,8 @@
 KITTI: `semdepth evaluate --checkpoint model.pt --data KITTI_RAW --kind kitti --split
 splits/eigen/test_files.txt` (Velodyne GT, Garg crop, median scaling; the GT is cached after the first
 run). Improved GT: `--split splits/eigen_benchmark/test_files.txt --gt improved [--gt-root ANNOTATED]`.
-Writes report.md (seed 000 Table 1 layout), metrics.json and PNG figures to --out.
+Writes report.md (in the layout of Semantic-Guided Representation Enhancement, Table 1), metrics.json
+and PNG figures to --out.
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     config = {"checkpoint": str(args.checkpoint), "data": str(args.data), "kind": args.kind,
               "split": str(args.split) if args.split else None,
               "gt": args.gt if args.kind == "kitti" else "dataset"}
-    training = "M+Sem" if meta.model_config.semantic else "M"  # seed 000 Table 1 "Training" column
+    # The "Training" column of Semantic-Guided Representation Enhancement, Table 1.
+    training = "M+Sem" if meta.model_config.semantic else "M"
     paths = write_report(result, out, args.method or args.checkpoint.stem, training, config)
     m = result.metrics
     print(f"{result.num_images} images: abs_rel {m['abs_rel']:.3f} sq_rel {m['sq_rel']:.3f} rmse {m['rmse']:.3f} "

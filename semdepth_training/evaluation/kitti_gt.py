@@ -2,7 +2,7 @@
 
 Velodyne GT is the scan projected by `semdepth_training.datasets.kitti.velodyne_gt` (the one home of
 that projection, shared with the training set's depth_gt). Improved GT (Uhrig et al. 2017; Semantic-Guided
-Representation Enhancement, Table 10) is the data_depth_annotated uint16 PNG (depth * 256, 0 = no depth).
+Representation Enhancement, Table 10) is the data_depth_annotated uint16 PNG (depth * 256, 0 = none).
 
 Projecting 697 scans takes minutes, so all maps of a split are stored once in one compressed .npz.
 """
