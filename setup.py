@@ -45,5 +45,13 @@ setup(
             "semdepth = semdepth_ros.cli.main:main",
             "depth_node = semdepth_ros.ros.depth_node:main",
         ],
+        # `semdepth` sub-commands contributed by the training package (the runtime names none of them).
+        "semdepth.commands": [
+            "synth = semdepth_training.commands.synth",
+            "train = semdepth_training.commands.train",
+            "evaluate = semdepth_training.commands.evaluate",
+            "export = semdepth_training.commands.export",
+            "pseudo-labels = semdepth_training.commands.pseudo_labels",
+        ],
     },
 )

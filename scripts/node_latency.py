@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from semdepth_ros.ros import codec, messages  # noqa: E402
+from semdepth_ros import codec  # noqa: E402
+from semdepth_ros.ros import messages  # noqa: E402
 from semdepth_ros.ros.fastdds import mirror_profiles_variable  # noqa: E402
 from semdepth_ros.ros.node_process import NodeProcess  # noqa: E402
 

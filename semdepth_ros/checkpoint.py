@@ -21,6 +21,9 @@ FORMAT_NAME = "semdepth_ros.checkpoint"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_ENV = "SEMDEPTH_DEFAULT_MODEL"
 _BUNDLED_MODEL = Path(__file__).parent / "data" / "default_model.pt"
+NO_CHECKPOINT = ("no checkpoint: set the 'checkpoint' parameter (node) or --checkpoint (semdepth commands) to "
+                 "a file from `semdepth train` / `semdepth export`, or point $SEMDEPTH_DEFAULT_MODEL at one; "
+                 "this install has no bundled default model")
 
 
 class CheckpointError(ValueError):
@@ -98,13 +101,16 @@ def _read_payload(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-def read_meta(path: str | os.PathLike) -> CheckpointMeta:
-    """Metadata only (cheap enough for listing and for the node's start-up log)."""
-    payload = _read_payload(path)
+def _meta(payload: dict[str, Any], path: str | os.PathLike) -> CheckpointMeta:
     try:
         return CheckpointMeta.from_dict(payload["meta"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has invalid metadata: {exc}") from exc
+
+
+def read_meta(path: str | os.PathLike) -> CheckpointMeta:
+    """Metadata only (for listing runs and for the demo's report)."""
+    return _meta(_read_payload(path), path)
 
 
 def describe_architecture(config: ModelConfig) -> str:
@@ -119,7 +125,7 @@ def load_checkpoint(path: str | os.PathLike,
                     map_location: str | torch.device = "cpu") -> tuple[SemDepthNet, CheckpointMeta]:
     """Build the network the file describes and load its weights, validating every tensor."""
     payload = _read_payload(path)
-    meta = read_meta(path)
+    meta = _meta(payload, path)
     model = SemDepthNet(meta.model_config)
     expected = model.state_dict()
     state = payload.get("state_dict")
@@ -148,3 +154,15 @@ def default_checkpoint_path() -> Path | None:
     if override:
         return Path(override)
     return _BUNDLED_MODEL if _BUNDLED_MODEL.is_file() else None
+
+
+def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
+    """The checkpoint to use: ``path``, else the default model; the one place that decides it.
+
+    The node (parameter 'checkpoint'), `semdepth predict/bench/demo/eval-bag/evaluate` (--checkpoint)
+    and the Predictor all come here, so a missing model reads the same everywhere.
+    """
+    chosen = path or default_checkpoint_path()
+    if chosen is None:
+        raise CheckpointError(NO_CHECKPOINT)
+    return Path(chosen)

@@ -16,9 +16,9 @@ CITYSCAPES_TRAIN_IDS: tuple[str, ...] = (
 IGNORE_ID = 255
 TRAIN_ID: dict[str, int] = {name: i for i, name in enumerate(CITYSCAPES_TRAIN_IDS)}
 
-# Seed 000, Appendix C.2 / Table 7: "traffic sign, person, rider, car, truck, bus, train, motorcycle,
-# bicycle, traffic light" are foreground (1); road, sidewalk, building, wall, fence, pole, vegetation,
-# terrain and sky are background (0).
+# Semantic-Guided Representation Enhancement, Appendix C.2 / Table 7: "traffic sign, person, rider, car,
+# truck, bus, train, motorcycle, bicycle, traffic light" are foreground (1); road, sidewalk, building,
+# wall, fence, pole, vegetation, terrain and sky are background (0).
 FOREGROUND_CLASSES: tuple[str, ...] = (
     "traffic sign", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
     "traffic light",

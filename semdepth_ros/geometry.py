@@ -21,7 +21,8 @@ def disp_to_depth(disp: ArrayT, min_depth: float = MIN_DEPTH,
                   max_depth: float = MAX_DEPTH) -> tuple[ArrayT, ArrayT]:
     """Map the sigmoid output to (scaled disparity, depth) inside [min_depth, max_depth].
 
-    Monodepth2 convention (seed 000 Sec. 3 builds on it): disparity is linear between 1/max and 1/min.
+    Monodepth2 convention (Semantic-Guided Representation Enhancement, Sec. 3, builds on it): disparity
+    is linear between 1/max and 1/min.
     """
     min_disp = 1.0 / max_depth
     max_disp = 1.0 / min_depth
@@ -148,9 +149,3 @@ def depth_to_points(depth: np.ndarray, k3: np.ndarray) -> np.ndarray:
     points[..., 2] = z
     return points
 
-
-def points_to_pixels(points: np.ndarray, k3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project camera points [N,3] -> pixel coordinates [N,2] (u, v) and their depths [N]."""
-    z = points[:, 2]
-    uv = (points @ np.asarray(k3, dtype=np.float64).T)[:, :2] / z[:, None]
-    return uv, z

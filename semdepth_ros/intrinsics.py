@@ -1,15 +1,20 @@
-"""Read camera intrinsics files: a plain fx/fy/cx/cy YAML or a ROS camera_info YAML.
+"""Camera intrinsics for an image: from a file (plain fx/fy/cx/cy YAML or ROS camera_info YAML), from a
+camera_info message, or the KITTI-like fallback.
 
-Users have either; both describe pixels of the images stored next to them.
+Files and messages describe the pixels of some image size; a different image size gets the same
+camera rescaled (`rescale_to`), the one place that rule lives.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
-from semdepth_ros.geometry import intrinsics_matrix
+from semdepth_ros.codec import camera_info_to_K
+from semdepth_ros.geometry import intrinsics_matrix, scale_intrinsics
 
 # Monodepth2's KITTI intrinsics normalised by image size; the fallback when a user has none.
 KITTI_NORMALISED_K = np.array([[0.58, 0.0, 0.5], [0.0, 1.92, 0.5], [0.0, 0.0, 1.0]])
@@ -60,13 +65,36 @@ def kitti_like_intrinsics(width: int, height: int) -> np.ndarray:
     return k
 
 
+def rescale_to(k: np.ndarray, size: tuple[int, int] | None, width: int, height: int) -> np.ndarray:
+    """K describing an image of (width, height), given K for images of ``size`` (None: unknown, kept)."""
+    if size is None or tuple(size) == (width, height):
+        return k
+    return scale_intrinsics(k, width / size[0], height / size[1])
+
+
 def intrinsics_for_image(path: str | Path | None, width: int, height: int) -> np.ndarray:
     """K for an image of (width, height): from a file (rescaled if its size differs) or KITTI-like."""
-    from semdepth_ros.geometry import scale_intrinsics
-
     if path is None:
         return kitti_like_intrinsics(width, height)
     k, size = load_intrinsics(path)
-    if size is not None and size != (width, height):
-        k = scale_intrinsics(k, width / size[0], height / size[1])
-    return k
+    return rescale_to(k, size, width, height)
+
+
+@dataclasses.dataclass(frozen=True)
+class Camera:
+    """Intrinsics of one image plus what an output camera_info passes on unchanged (distortion)."""
+
+    K: np.ndarray
+    distortion: tuple[float, ...] = (0.0,) * 5
+    distortion_model: str = "plumb_bob"
+
+
+def camera_for_image(info: Any, width: int, height: int) -> Camera:
+    """The camera of a camera_info message (rclpy or rosbags) for an image of (width, height).
+
+    A camera_info for another size (width/height set and different) is rescaled to this image;
+    raises codec.InputError for an uncalibrated camera_info.
+    """
+    size = (int(info.width), int(info.height)) if info.width and info.height else None
+    K = rescale_to(camera_info_to_K(info.k), size, width, height)
+    return Camera(K, tuple(float(v) for v in info.d), info.distortion_model)

@@ -1,11 +1,11 @@
 """Depth error metrics of the standard monocular-depth protocol (ROS- and training-free).
 
-The seven metrics are those of Eigen et al. (NIPS 2014) as reported in seed 000 Table 1:
-abs_rel = mean(|d - d*| / d*), sq_rel = mean((d - d*)^2 / d*), rmse, rmse_log (natural log) and the
-threshold accuracies a_k = fraction with max(d / d*, d* / d) < 1.25^k, d* = ground truth.
-Evaluation conventions follow Monodepth2 (which seed 000 Sec. 5 builds on): Garg crop, depth capped
-to (1e-3, 80] m, per-image median scaling for monocular models. Both `semdepth evaluate` and the bag
-tools use this module so their numbers are comparable.
+The seven metrics are those of Eigen et al. (NIPS 2014) as reported in Semantic-Guided Representation
+Enhancement, Table 1: abs_rel = mean(|d - d*| / d*), sq_rel = mean((d - d*)^2 / d*), rmse, rmse_log
+(natural log) and the threshold accuracies a_k = fraction with max(d / d*, d* / d) < 1.25^k, d* = ground
+truth. Evaluation conventions follow Monodepth2 (which Semantic-Guided Representation Enhancement,
+Sec. 5, builds on): Garg crop, depth capped to (1e-3, 80] m, per-image median scaling for monocular
+models. Both `semdepth evaluate` and the bag tools use this module so their numbers are comparable.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ MIN_DEPTH = 1e-3
 MAX_DEPTH = 80.0
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")
 
-# Seed 002 Tables 4-7 report cumulative ranges (depth <= 4, 6, 8 m and all) measured on the ground
-# truth; 20 m and 40 m extend the same scheme to KITTI's 80 m street scenes.
+# Look Deeper into Depth, Tables 4-7, report cumulative ranges (depth <= 4, 6, 8 m and all) measured on
+# the ground truth; 20 m and 40 m extend the same scheme to KITTI's 80 m street scenes.
 DEPTH_RANGES: tuple[tuple[str, float, float], ...] = (
     ("<=4m", 0.0, 4.0),
     ("<=6m", 0.0, 6.0),
@@ -106,7 +106,7 @@ def depth_range_masks(gt: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def errors_by_range(gt: np.ndarray, pred: np.ndarray) -> dict[str, dict[str, float]]:
-    """Metrics per depth range of the ground truth (seed 002 Tables 4-7); adds the pixel ``count``.
+    """Metrics per depth range of the ground truth (Look Deeper into Depth, Tables 4-7); adds ``count``.
 
     Ranges without pixels are left out.
     """

@@ -1,1 +1,1 @@
-"""Offline training: datasets, losses, trainer, evaluation, export and the synthetic street world."""
+"""Offline training: datasets, losses, trainer, evaluation and export (imported by no runtime module)."""

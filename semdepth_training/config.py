@@ -1,9 +1,10 @@
 """Training configuration: one YAML file -> nested dataclasses, validated before anything is built.
 
-Defaults are the seed 000 regime (Sec. 5.1, on Monodepth2): ResNet-50 with semantic branch, SEEM and
-attention, 192x640 KITTI Eigen-Zhou triplets [0, -1, +1], batch 12, 19 epochs, Adam 1e-4 divided by
-10 after 15 epochs, loss weights of Eq. 2 and 9. Unknown keys and wrong types are errors that name
-the key: a typo silently falling back to a default would waste a multi-day run.
+Defaults are the regime of Semantic-Guided Representation Enhancement (Sec. 5.1, on Monodepth2):
+ResNet-50 with semantic branch, SEEM and attention, 192x640 KITTI Eigen-Zhou triplets [0, -1, +1], batch
+12, 19 epochs, Adam 1e-4 divided by 10 after 15 epochs, loss weights of Eq. 2 and 9. Unknown keys and
+wrong types are errors that name the key: a typo silently falling back to a default would waste a
+multi-day run.
 """
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ class PoseConfig:
 
 @dataclass
 class OptimConfig:
-    """Seed 000 Sec. 5.1: batch 12, 19 epochs, lr 1e-4 divided by 10 after 15 epochs."""
+    """Semantic-Guided Representation Enhancement, Sec. 5.1: batch 12, 19 epochs, lr 1e-4 divided by 10
+    after 15 epochs."""
 
     batch_size: int = 12
     num_epochs: int = 19

@@ -1,10 +1,11 @@
 """Export: the node checkpoint with a metric scale factor, and an ONNX file of the inference network.
 
-A monocular network predicts depth up to scale (seed 000 Sec. 3), so the node needs one factor to
-publish metres. It comes from a validation set with ground truth (median of the per-image
-median GT/prediction ratios, the evaluation's median scaling turned into a constant) or, without
-any GT, from the known camera height over a ground plane (seed 001 Sec. 4.3's RANSAC ground plane;
-semdepth_ros.ros.scale, the same fit the node runs online).
+A monocular network predicts depth up to scale (Semantic-Guided Representation Enhancement, Sec. 3),
+so the node needs one factor to publish metres. It comes from a validation set with ground truth
+(median of the per-image median GT/prediction ratios, the evaluation's median scaling turned into a
+constant) or, without any GT, from the known camera height over a ground plane (the RANSAC ground plane
+of Semantically-Guided Representation Learning, Sec. 4.3; `semdepth_ros.scale`, the same fit the node
+runs online).
 
 ONNX covers deployments without PyTorch (TensorRT, onnxruntime): the network at the checkpoint's
 fixed input size [1,3,H,W] (RGB in [0,1]) with outputs ``disp`` and ``fg`` (scale 0, sigmoid; ``fg``
@@ -28,7 +29,7 @@ from torch import nn
 from semdepth_ros.checkpoint import CheckpointMeta, read_meta
 from semdepth_ros.model import SemDepthNet
 from semdepth_ros.predictor import Predictor
-from semdepth_ros.ros.scale import GroundPlaneSettings, fit_ground_plane
+from semdepth_ros.scale import NO_SCALE, GroundPlaneSettings, fit_ground_plane
 from semdepth_training.datasets import SampleDataset
 from semdepth_training.evaluation.evaluate import EvalOptions, evaluate
 from semdepth_training.evaluation.samples import eval_samples
@@ -47,7 +48,7 @@ class ExportError(RuntimeError):
 
 def select_checkpoint(run_dir: str | os.PathLike, select: str = "last") -> Path:
     """A training run's node checkpoint: the newest, or the epoch with the lowest validation Abs Rel
-    (seed 000 Sec. 5.1 selects its final model on the validation set)."""
+    (Semantic-Guided Representation Enhancement, Sec. 5.1 selects its final model on the validation set)."""
     models = Path(run_dir) / MODELS_DIR
     if select == "last":
         path = models / "last.pt"
@@ -83,7 +84,7 @@ def scale_from_camera_height(predictor: Predictor, dataset: SampleDataset, camer
     estimates = []
     for index in range(total):
         raw = dataset.load(index)
-        pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=1.0, with_points=False)
+        pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=NO_SCALE, with_points=False)
         fit = fit_ground_plane(pred.depth, pred.mask, pred.intrinsics, settings, rng)
         if fit is not None:
             estimates.append(camera_height / fit.distance)

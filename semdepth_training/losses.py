@@ -1,4 +1,5 @@
-"""Self-supervised depth losses (seed 000 Sec. 3 and 4.4, on the Monodepth2 regime).
+"""Self-supervised depth losses (Semantic-Guided Representation Enhancement, Sec. 3 and 4.4, on the
+Monodepth2 regime).
 
 Each term is a small function of tensors so the tests can check it against a hand computation;
 :func:`compute_losses` assembles them into Eq. 9 over the scales.
@@ -21,8 +22,9 @@ IDENTITY_NOISE = 1e-5
 def ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-pixel, per-channel clamp((1 - SSIM) / 2, 0, 1) on 3x3 windows [B,C,H,W].
 
-    Seed 000 Eq. 2 / Monodepth2: mean-pooled local statistics with reflection padding so the output
-    keeps the input size and the border pixels see mirrored rather than zero neighbours.
+    Semantic-Guided Representation Enhancement, Eq. 2 / Monodepth2: mean-pooled local statistics with
+    reflection padding so the output keeps the input size and the border pixels see mirrored rather than
+    zero neighbours.
     """
     def pool(t: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
@@ -37,7 +39,8 @@ def ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def photometric_error(pred: torch.Tensor, target: torch.Tensor, alpha: float = 0.85) -> torch.Tensor:
-    """alpha * SSIM term + (1 - alpha) * L1, channel-averaged -> [B,1,H,W] (seed 000 Eq. 2)."""
+    """alpha * SSIM term + (1 - alpha) * L1, channel-averaged -> [B,1,H,W] (Semantic-Guided
+    Representation Enhancement, Eq. 2)."""
     l1 = (pred - target).abs().mean(1, keepdim=True)
     ssim = ssim_distance(pred, target).mean(1, keepdim=True)
     return alpha * ssim + (1 - alpha) * l1
@@ -46,8 +49,8 @@ def photometric_error(pred: torch.Tensor, target: torch.Tensor, alpha: float = 0
 def min_reprojection(errors: torch.Tensor) -> torch.Tensor:
     """Per-pixel minimum over source frames [B,F,H,W] -> [B,1,H,W].
 
-    Seed 000 Eq. 2 (Monodepth2): a pixel occluded in one source is usually visible in the other,
-    so taking the best source instead of the mean ignores occlusion outliers.
+    Semantic-Guided Representation Enhancement, Eq. 2 (Monodepth2): a pixel occluded in one source is
+    usually visible in the other, so taking the best source instead of the mean ignores occlusion outliers.
     """
     return errors.min(1, keepdim=True)[0]
 
@@ -56,11 +59,10 @@ def automasked_min_reprojection(reprojection: torch.Tensor, identity: torch.Tens
                                 noise: float = IDENTITY_NOISE) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimum over warped and un-warped sources -> (error [B,1,H,W], automask [B,1,H,W] bool).
 
-    Monodepth2 auto-masking (seed 000 Sec. 3): where an un-warped source already matches the
-    target better (static camera, objects moving with the camera, texture-less areas) the pixel
-    takes that error, which carries no depth gradient. The tiny noise breaks exact ties (e.g.
-    saturated regions) so they do not all fall on one side.
-    """
+    Monodepth2 auto-masking (Semantic-Guided Representation Enhancement, Sec. 3): where an un-warped
+    source already matches the target better (static camera, objects moving with the camera,
+    texture-less areas) the pixel takes that error, which carries no depth gradient. The tiny noise
+    breaks exact ties (e.g. saturated regions) so they do not all fall on one side. """
     if noise > 0:
         identity = identity + torch.randn_like(identity) * noise
     best_identity = min_reprojection(identity)
@@ -70,7 +72,8 @@ def automasked_min_reprojection(reprojection: torch.Tensor, identity: torch.Tens
 
 
 def smoothness_loss(disp: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """Edge-aware smoothness (seed 000 Eq. 3) of mean-normalised disparity [B,1,h,w], image [B,3,h,w].
+    """Edge-aware smoothness (Semantic-Guided Representation Enhancement, Eq. 3) of mean-normalised
+    disparity [B,1,h,w], image [B,3,h,w].
 
     Normalising by the mean disparity (Monodepth2) stops the loss from shrinking depth scale to
     flatten the map; exp(-|dI|) lets depth edges sit on image edges.
@@ -84,7 +87,8 @@ def smoothness_loss(disp: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
 
 
 def semantic_bce(fg_prob: torch.Tensor, fg_mask: torch.Tensor, fg_valid: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of the foreground probability vs pseudo labels (seed 000 Sec. 4.1).
+    """Binary cross-entropy of the foreground probability vs pseudo labels (Semantic-Guided
+    Representation Enhancement, Sec. 4.1).
 
     Only samples with ``fg_valid`` (a label exists) count; a batch without labels gives 0 so
     unlabelled data still trains depth. fg_prob/fg_mask [B,1,H,W], fg_valid [B].
@@ -97,7 +101,7 @@ def semantic_bce(fg_prob: torch.Tensor, fg_mask: torch.Tensor, fg_valid: torch.T
 
 @dataclass
 class LossSettings:
-    """Loss hyper-parameters; defaults are seed 000 / Monodepth2."""
+    """Loss hyper-parameters; defaults are Semantic-Guided Representation Enhancement / Monodepth2."""
 
     scales: tuple[int, ...] = (0, 1, 2, 3)
     ssim_alpha: float = 0.85

@@ -1,6 +1,7 @@
-"""Binary foreground pseudo labels from semantic segmentations (seed 000 Sec. 5.1, App. C.2 Table 7).
+"""Binary foreground pseudo labels from semantic segmentations (Semantic-Guided Representation
+Enhancement, Sec. 5.1, App. C.2 Table 7).
 
-Seed 000 trains its semantic branch on the output of an off-the-shelf Cityscapes model reduced to
+That paper trains its semantic branch on the output of an off-the-shelf Cityscapes model reduced to
 foreground / background. This module does that reduction and stores the result where the datasets
 read it: KITTI ``.../image_02/fg_mask/<frame>.png``, image folders ``<sequence>/fg_mask/<stem>.png``
 (0/255). The full train-id map is kept beside it in ``classes/`` for the per-class evaluation.
@@ -93,7 +94,8 @@ def check_train_ids(ids: np.ndarray, source: str) -> np.ndarray:
 
 
 def write_labels(target: LabelTarget, train_ids: np.ndarray, keep_classes: bool = True) -> None:
-    """fg_mask PNG (0/255, seed 000 Table 7 foreground = 255) and optionally the train-id PNG."""
+    """fg_mask PNG (0/255; 255 = the foreground classes of Semantic-Guided Representation Enhancement,
+    Table 7) and optionally the train-id PNG."""
     target.fg_mask.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(target.fg_mask), foreground_from_train_ids(train_ids) * np.uint8(255))
     if keep_classes:

@@ -30,11 +30,10 @@ from semdepth_ros.model import PoseNet, SemDepthNet
 from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import TrainConfig, save_config
-from semdepth_training.datasets import SampleDataset, build_dataset, fetch_split
+from semdepth_training.datasets import SampleDataset, build_train_val
 from semdepth_training.losses import LossResult, compute_losses
 from semdepth_training.run_state import (EpochSampler, GracefulStop, ignore_stop_signals_in_worker, rng_state,
                                          seed_everything, set_rng_state)
-from semdepth_synth import SynthConfig
 
 RESUME_FILE = "resume.pt"
 CONFIG_FILE = "config.yaml"
@@ -49,47 +48,9 @@ def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, S
     KITTI reads ``<split>/train_files.txt`` and ``val_files.txt`` from ``data.split`` when it is a
     folder, else fetches split ``data.split`` into ``run_dir/splits`` (copied from ``data.split_dir``
     when given, downloaded otherwise). A synthetic validation set defaults to seed ``run.seed + 1``,
-    i.e. different streets from the training ones.
+    i.e. different streets from the training ones. Each kind's rules live in the dataset registry.
     """
-    data, seed = config.data, config.run.seed
-    common = {"height": data.height, "width": data.width, "frame_ids": tuple(data.frame_ids)}
-    train_opts = {**common, "augment": True, "seed": seed, **data.options}
-    val_opts: dict[str, Any] | None = {**common, "augment": False, "seed": seed, **data.val_options}
-    if data.dataset in ("kitti", "folder") and data.path is None:
-        raise ValueError(f"data.path is required for dataset {data.dataset!r} "
-                         "(the KITTI raw root or the image-folder root); pass --data PATH")
-    if data.dataset == "kitti":
-        split_dir = Path(data.split) if Path(data.split).is_dir() else fetch_split(
-            data.split, run_dir / "splits", url=data.split_dir)
-        train_opts.update(root=data.path, split_file=split_dir / "train_files.txt")
-        val_file = split_dir / "val_files.txt"
-        val_opts = {**val_opts, "root": data.path, "split_file": val_file} if val_file.is_file() else None
-    elif data.dataset == "folder":
-        train_opts["root"] = data.path
-        val_opts = {**val_opts, "root": data.val_path} if data.val_path is not None else None
-    else:
-        if "seed" not in data.val_options:
-            val_opts["seed"] = seed + 1
-        train_opts, val_opts = _synthetic_options(train_opts, data), _synthetic_options(val_opts, data)
-    train = _build(data.dataset, train_opts, "data.options")
-    val = _build(data.dataset, val_opts, "data.val_options") if val_opts is not None and config.run.validate else None
-    return train, val
-
-
-def _build(kind: str, options: dict[str, Any], key: str) -> SampleDataset:
-    try:
-        return build_dataset(kind, **options)
-    except TypeError as exc:  # an option the dataset class does not take
-        raise ValueError(f"{key}: {exc}") from exc
-
-
-def _synthetic_options(options: dict[str, Any], data: Any) -> dict[str, Any]:
-    """``config`` given as a YAML mapping -> SynthConfig, rendered at the training size by default."""
-    render = {"height": data.height, "width": data.width, **options.get("config", {})}
-    try:
-        return {**options, "config": SynthConfig(**render)}
-    except TypeError as exc:
-        raise ValueError(f"data options: bad synthetic config {render}: {exc}") from exc
+    return build_train_val(config.data, config.run.seed, run_dir, config.run.validate)
 
 
 class Trainer:

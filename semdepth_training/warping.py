@@ -1,4 +1,5 @@
-"""View synthesis: resample a source frame into the target view (seed 000 Sec. 3, Zhou et al. 2017)."""
+"""View synthesis: resample a source frame into the target view (Semantic-Guided Representation
+Enhancement, Sec. 3; Zhou et al. 2017)."""
 from __future__ import annotations
 
 import torch

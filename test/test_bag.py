@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from semdepth_ros.bag import io as bagio
-from semdepth_ros.bag.eval_bag import EvalOptions, evaluate_offline
+from semdepth_ros.bag.eval_bag import OUTPUT_NAMESPACE, EvalOptions, evaluate_offline
 from semdepth_ros.bag.report import write_report
 from semdepth_ros.bag.transforms import (invert, make_transform, matrix_to_quaternion, quaternion_to_matrix,
                                          split_transform, transform_points)
 from semdepth_ros.cli.main import main
 from semdepth_ros.geometry import depth_to_points
+from semdepth_ros.outputs import OUTPUTS, enabled
 from semdepth_ros.predictor import Prediction
-from semdepth_ros.ros import codec
+from semdepth_ros import codec
 from semdepth_synth.sequence import SynthConfig, generate_sequence
 
 from kitti_calib_text import CAM_TO_CAM, VELO_TO_CAM
@@ -145,7 +146,8 @@ def lidar_rig() -> tuple[np.ndarray, np.ndarray]:
     return base_velo, base_cam
 
 
-def write_synth_bag(path: Path, frames: list, storage: str = "mcap", with_info: bool = True) -> Path:
+def write_synth_bag(path: Path, frames: list, storage: str = "mcap", with_info: bool = True,
+                    distortion: list[float] | None = None) -> Path:
     """Images + camera_info + a 'velodyne' cloud back-projected from the renderer's exact depth."""
     base_velo, base_cam = lidar_rig()
     velo_cam = invert(base_velo) @ base_cam
@@ -157,7 +159,8 @@ def write_synth_bag(path: Path, frames: list, storage: str = "mcap", with_info: 
             h, w = f.depth.shape
             if with_info:
                 writer.write("/camera/camera_info",
-                             bagio.camera_info_msg(codec.camera_info_fields(f.K, w, h), stamp, CAMERA), stamp)
+                             bagio.camera_info_msg(codec.camera_info_fields(f.K, w, h, distortion), stamp, CAMERA),
+                             stamp)
             writer.write("/camera/image_raw", bagio.image_msg(codec.rgb_to_image_fields(f.rgb), stamp, CAMERA), stamp)
             depth = np.where(np.isfinite(f.depth), f.depth, np.nan).astype(np.float32)  # sky: no return
             points = depth_to_points(depth, f.K).reshape(-1, 3).astype(np.float64)
@@ -246,7 +249,9 @@ def _check_recording(record: Path, frames: int) -> None:
 
 def test_eval_live_through_the_node(tmp_path: Path, capsys: pytest.CaptureFixture, synth_frames: list,
                                     tiny_checkpoint: Path) -> None:
-    bag = write_synth_bag(tmp_path / "synth", synth_frames[:6])
+    """Live replay through the node in its own process; its recorded answers equal what eval-bag --record
+    stores offline for the same frames (one output builder, same scale, distortion passed on)."""
+    bag = write_synth_bag(tmp_path / "synth", synth_frames[:6], distortion=[0.01, -0.002, 0.0005, 0.0, 0.0])
     out, record = tmp_path / "report", tmp_path / "recorded"
     code, stdout, err = _semdepth(capsys, "eval-bag", bag, "--live", "--checkpoint", tiny_checkpoint,
                                   "--device", "cpu", "--out", out, "--record", record, "--timeout", "5")
@@ -267,6 +272,51 @@ def test_eval_live_through_the_node(tmp_path: Path, capsys: pytest.CaptureFixtur
         for item in reader.messages(["/camera/image_raw", "/semdepth/depth", "/semdepth/points"]):
             (inputs if item.topic == "/camera/image_raw" else outputs).add(bagio.stamp_to_ns(item.msg.header.stamp))
     assert outputs <= inputs and len(outputs) == live["answered"]
+
+    offline = tmp_path / "recorded_offline"
+    code, _, err = _semdepth(capsys, "eval-bag", bag, "--checkpoint", tiny_checkpoint, "--device", "cpu",
+                             "--out", tmp_path / "report_offline", "--record", offline)
+    assert code == 0, err
+    published, stored = recorded_outputs(record), recorded_outputs(offline)
+    assert {topic for topic, _ in stored} == {f"/semdepth/{OUTPUTS[name].topic}" for name in enabled()}
+    assert {stamp for _, stamp in published} == outputs and set(published) <= set(stored)
+    assert set(published) == {(topic, stamp) for topic, stamp in stored if stamp in outputs}
+    for key, msg in published.items():
+        assert_same_message(msg, stored[key], key)
+
+
+def recorded_outputs(bag: Path) -> dict[tuple[str, int], object]:
+    """The network outputs of a recording by (topic, header stamp)."""
+    with bagio.BagReader(bag) as reader:
+        topics = [topic for topic in reader.topics if topic.startswith(OUTPUT_NAMESPACE + "/")]
+        return {(item.topic, bagio.stamp_to_ns(item.msg.header.stamp)): item.msg for item in reader.messages(topics)}
+
+
+def assert_same_message(a, b, key: tuple[str, int]) -> None:
+    """Same type, header frame and content; floating-point payloads to 1e-5 (two processes' kernels)."""
+    assert (a.__msgtype__, a.header.frame_id) == (b.__msgtype__, b.header.frame_id), key
+    if a.__msgtype__ == codec.CAMERA_INFO:
+        assert (a.width, a.height, a.distortion_model) == (b.width, b.height, b.distortion_model), key
+        for name in ("d", "k", "r", "p"):
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), err_msg=str(key))
+        assert list(a.d) == [0.01, -0.002, 0.0005, 0.0, 0.0]
+        return
+    if a.__msgtype__ == codec.POINT_CLOUD:
+        arrays = [codec.cloud_fields_to_arrays(**codec.cloud_fields(m)) for m in (a, b)]
+        assert (a.height, a.width, a.point_step, a.is_dense) == (b.height, b.width, b.point_step, b.is_dense), key
+        assert arrays[0].keys() == arrays[1].keys() == {"x", "y", "z", "rgb", "label"}
+        for name in "xyz":
+            np.testing.assert_allclose(arrays[0][name], arrays[1][name], rtol=1e-5, equal_nan=True, err_msg=str(key))
+        for name in ("rgb", "label"):
+            np.testing.assert_array_equal(arrays[0][name].view(np.uint32) if name == "rgb" else arrays[0][name],
+                                          arrays[1][name].view(np.uint32) if name == "rgb" else arrays[1][name])
+        return
+    assert (a.height, a.width, a.encoding, a.step) == (b.height, b.width, b.encoding, b.step), key
+    if a.encoding == "32FC1":
+        depths = [codec.image_fields_to_depth(**codec.image_fields(m)) for m in (a, b)]
+        np.testing.assert_allclose(depths[0], depths[1], rtol=1e-5, err_msg=str(key))
+    else:
+        np.testing.assert_array_equal(a.data, b.data, err_msg=str(key))
 
 
 def test_eval_truncated_bag_keeps_partial_results(tmp_path: Path, capsys: pytest.CaptureFixture,

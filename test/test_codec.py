@@ -1,4 +1,4 @@
-"""semdepth_ros.ros.codec: message fields <-> numpy, without rclpy."""
+"""semdepth_ros.codec: message fields <-> numpy, without rclpy."""
 from __future__ import annotations
 
 import array
@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from semdepth_ros.ros import codec
-from semdepth_ros.ros.codec import InputError
+from semdepth_ros import codec
+from semdepth_ros.codec import InputError
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)

@@ -53,7 +53,7 @@ def test_scale_from_validation_ground_truth(tmp_path: Path, tiny_checkpoint: Pat
     for sub in ("images", "depth"):
         (root / sub).mkdir(parents=True)
     (root / "intrinsics.yaml").write_text("fx: 100\nfy: 100\ncx: 144\ncy: 48\n")
-    predictor = Predictor(tiny_checkpoint, device="cpu")
+    predictor = Predictor.load(tiny_checkpoint, device="cpu")
     rng = np.random.default_rng(0)
     for i in range(2):
         image = rng.integers(0, 255, (96, 288, 3), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""The depth node in its own process, driven over localhost DDS with rclpy (DESIGN.md "Tests").
+"""The depth node in its own process, driven over localhost DDS with rclpy.
 
 Node A: the shipped config/semdepth.yaml plus test overrides, a namespace and remapped inputs, raw
 images. Node B: compressed input, outputs at input resolution, decimated cloud, fixed scale and
@@ -7,6 +7,7 @@ for the outputs carrying them.
 """
 from __future__ import annotations
 
+import array
 import importlib.util
 import itertools
 import signal
@@ -25,12 +26,14 @@ import yaml
 
 from semdepth_ros.checkpoint import default_checkpoint_path
 from semdepth_ros.geometry import depth_to_points, scale_intrinsics
-from semdepth_ros.ros import codec, messages
+from semdepth_ros import codec
+from semdepth_ros.outputs import OUTPUTS as OUTPUT_TABLE
 from semdepth_ros.ros.fastdds import mirror_profiles_variable
 from semdepth_ros.ros.node_process import NodeProcess, child_env, node_command
 
 mirror_profiles_variable()  # before rclpy creates a participant (Fast DDS 2.x reads the FASTRTPS_ name)
 rclpy = pytest.importorskip("rclpy")
+from semdepth_ros.ros import messages  # noqa: E402
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
@@ -44,9 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 H, W = 64, 192                                   # the tiny checkpoint's input size
 K = np.array([[120.0, 0.0, 95.5], [0.0, 118.0, 31.5], [0.0, 0.0, 1.0]])
 FRAME = "camera_optical_frame"
-OUTPUTS = {"depth": Image, "depth/camera_info": CameraInfo, "semantic/mask": Image,
-           "semantic/overlay": Image, "depth/colorized": Image, "points": PointCloud2}
-NO_CLOUD = frozenset({"depth", "semantic/mask", "semantic/overlay", "depth/colorized"})
+OUTPUTS = {out.topic: messages.message_class(out.msgtype) for out in OUTPUT_TABLE.values()}  # topic -> type
+NO_CLOUD = frozenset(OUTPUTS) - {"depth/camera_info", "points"}
 MAX_RANGE = 0.2                                  # random-init depth is ~0.2 m: both valid and NaN points
 TIMEOUT = 20.0
 _stamps = itertools.count(1)
@@ -154,8 +156,13 @@ def compressed_image(header: Header, rgb: np.ndarray, ext: str = ".png") -> Comp
     """As image_transport's compressed publisher writes it (bgr8 inside, format names the codec)."""
     ok, data = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     assert ok
-    fmt = f"rgb8; {'jpeg' if ext == '.jpg' else 'png'} compressed bgr8"
-    return messages.compressed_msg(header, fmt, data.tobytes())
+    return compressed_msg(header, f"rgb8; {'jpeg' if ext == '.jpg' else 'png'} compressed bgr8", data.tobytes())
+
+
+def compressed_msg(header: Header, fmt: str, data: bytes) -> CompressedImage:
+    msg = CompressedImage(header=header, format=fmt)
+    msg.data = array.array("B", data)
+    return msg
 
 
 def write_yaml(path: Path, params: dict) -> Path:
@@ -217,12 +224,12 @@ def node_b(tmp_path_factory, tiny_checkpoint, context):
 
 
 def decoded(outputs: dict[str, object]) -> dict[str, np.ndarray]:
-    depth = codec.image_fields_to_depth(**messages.image_fields(outputs["depth"]))
+    depth = codec.image_fields_to_depth(**codec.image_fields(outputs["depth"]))
     mask_msg = outputs["semantic/mask"]
     mask = np.frombuffer(mask_msg.data, np.uint8).reshape(mask_msg.height, mask_msg.width)
     return {"depth": depth, "mask": mask,
-            "overlay": codec.image_to_rgb(**messages.image_fields(outputs["semantic/overlay"])),
-            "colorized": codec.image_to_rgb(**messages.image_fields(outputs["depth/colorized"]))}
+            "overlay": codec.image_to_rgb(**codec.image_fields(outputs["semantic/overlay"])),
+            "colorized": codec.image_to_rgb(**codec.image_fields(outputs["depth/colorized"]))}
 
 
 def check_images(outputs: dict[str, object], header: Header, size: tuple[int, int], rgb: np.ndarray,
@@ -256,7 +263,7 @@ def check_cloud(outputs: dict[str, object], depth: np.ndarray, K_out: np.ndarray
                 mask: np.ndarray, max_range: float, step: int = 1) -> None:
     """The cloud is the back-projection of the published depth with the published camera_info."""
     cloud = outputs["points"]
-    arrays = codec.cloud_fields_to_arrays(**messages.cloud_fields(cloud))
+    arrays = codec.cloud_fields_to_arrays(**codec.cloud_fields(cloud))
     assert [f.name for f in cloud.fields] == ["x", "y", "z", "rgb", "label"]
     assert cloud.fields[3].datatype == 7
     expected = depth_to_points(depth, K_out)
@@ -295,7 +302,7 @@ def test_every_encoding_gives_all_outputs(node_a, encoding: str) -> None:
     K_out = published_K(outputs, (H, W))
     np.testing.assert_allclose(K_out, K)
     check_cloud(outputs, out["depth"], K_out, rgb, out["mask"], MAX_RANGE)
-    z = codec.cloud_fields_to_arrays(**messages.cloud_fields(outputs["points"]))["z"]
+    z = codec.cloud_fields_to_arrays(**codec.cloud_fields(outputs["points"]))["z"]
     assert 0 < np.isfinite(z).sum() < H * W, "MAX_RANGE should leave both valid and NaN points"
 
 
@@ -308,7 +315,7 @@ def test_intrinsics_rescaled_to_network_resolution(node_a) -> None:
     K_out = published_K(outputs, (H, W))
     np.testing.assert_allclose(K_out, scale_intrinsics(K_in, W / 288, H / 96), rtol=1e-9)
     out = decoded(outputs)
-    base = codec.unpack_rgb(codec.cloud_fields_to_arrays(**messages.cloud_fields(outputs["points"]))["rgb"])
+    base = codec.unpack_rgb(codec.cloud_fields_to_arrays(**codec.cloud_fields(outputs["points"]))["rgb"])
     check_cloud(outputs, out["depth"], K_out, base, out["mask"], MAX_RANGE)
     np.testing.assert_array_equal(base[out["mask"] == 0], out["overlay"][out["mask"] == 0])
 
@@ -414,7 +421,7 @@ def test_compressed_input_with_fallback_intrinsics(node_b, ext: str) -> None:
 def test_corrupt_compressed_is_skipped(node_b) -> None:
     node, client = node_b
     errors = client.counters()["errors"]
-    client.image_pub.publish(messages.compressed_msg(next_header(), "jpeg", b"\xff\xd8 not a jpeg"))
+    client.image_pub.publish(compressed_msg(next_header(), "jpeg", b"\xff\xd8 not a jpeg"))
     client.counters(lambda c: c["errors"] == errors + 1)
     assert "could not decode" in node.log_text()
     header = next_header()
@@ -444,7 +451,8 @@ PUBLISHER = textwrap.dedent("""
     import time
     import numpy as np, rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from semdepth_ros.ros import codec, messages
+    from semdepth_ros import codec
+    from semdepth_ros.ros import messages
     from semdepth_ros.ros.fastdds import mirror_profiles_variable
     from sensor_msgs.msg import PointCloud2
     from std_msgs.msg import Header
@@ -470,8 +478,8 @@ PUBLISHER = textwrap.dedent("""
 
 
 def test_fastdds_profile_delivers_full_resolution_clouds(context) -> None:
-    """9.3 MB organised clouds between two processes (DESIGN.md: without the profile best effort gets
-    none through). Reliable must deliver every cloud; best effort may lose one to a CPU-starved reader."""
+    """9.3 MB organised clouds between two processes (without the profile, best effort gets none
+    through). Reliable must deliver every cloud; best effort may lose one to a CPU-starved reader."""
     node = rclpy.create_node("cloud_sink", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -496,7 +504,7 @@ def test_fastdds_profile_delivers_full_resolution_clouds(context) -> None:
     assert len(got["best_effort"]) >= 9, [m.header.frame_id for m in got["best_effort"]]
     cloud = got["reliable"][-1]
     assert len(cloud.data) == 375 * 1242 * cloud.point_step == 9_315_000
-    arrays = codec.cloud_fields_to_arrays(**messages.cloud_fields(cloud))
+    arrays = codec.cloud_fields_to_arrays(**codec.cloud_fields(cloud))
     expected = np.random.default_rng(0).normal(size=(375, 1242, 3)).astype(np.float32)
     np.testing.assert_array_equal(arrays["z"], expected[..., 2])
 
@@ -600,10 +608,7 @@ def test_launch_file_for_real(tiny_checkpoint) -> None:
 
 
 def test_setup_installs_the_node_launch_and_config() -> None:
-    setup = REPO / "setup.py"
-    if not setup.exists():
-        pytest.skip("setup.py not written yet")
-    text = setup.read_text()
+    text = (REPO / "setup.py").read_text()
     assert "depth_node = semdepth_ros.ros.depth_node:main" in text
     assert "launch" in text and "config" in text
 

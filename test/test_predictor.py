@@ -5,11 +5,12 @@ import pytest
 from semdepth_ros.geometry import depth_to_points
 from semdepth_ros.intrinsics import kitti_like_intrinsics
 from semdepth_ros.predictor import Predictor
+from semdepth_ros.scale import NO_SCALE, Scale
 
 
 @pytest.fixture(scope="module")
 def predictor(tiny_checkpoint):
-    return Predictor(tiny_checkpoint, device="cpu")
+    return Predictor.load(tiny_checkpoint, device="cpu")
 
 
 def test_outputs_network_resolution(predictor):
@@ -36,9 +37,36 @@ def test_input_resolution_and_batch(predictor):
 
 def test_scale_override(predictor):
     image = np.full((64, 192, 3), 128, dtype=np.uint8)
-    a = predictor.predict(image, scale=1.0).depth
-    b = predictor.predict(image, scale=2.0).depth
-    assert np.allclose(b, 2 * a, rtol=1e-5)
+    a = predictor.predict(image, scale=1.0)
+    b = predictor.predict(image, scale=2.0)
+    assert np.allclose(b.depth, 2 * a.depth, rtol=1e-5)
+    assert b.scale == Scale(2.0, "fixed")
+    assert predictor.predict(image).scale == Scale(predictor.meta.scale_factor, "checkpoint")
+
+
+class _Tripling:
+    """A scale policy that checks it is shown the unscaled depth and the output intrinsics."""
+
+    def __init__(self, unscaled: np.ndarray, k_out: np.ndarray) -> None:
+        self.unscaled, self.k_out = unscaled, k_out
+        self.current = Scale(3.0, "test")
+
+    def scale_for(self, depth, mask, K):
+        np.testing.assert_array_equal(depth, self.unscaled)
+        np.testing.assert_allclose(K, self.k_out)
+        return self.current
+
+
+def test_policy_scales_depth_once_and_points_follow_the_metric_depth(predictor):
+    image = np.random.default_rng(2).integers(0, 256, (90, 300, 3), dtype=np.uint8)
+    k = kitti_like_intrinsics(300, 90)
+    raw = predictor.predict(image, intrinsics=k, output="input", scale=NO_SCALE)
+    assert raw.scale == Scale(1.0, "none")
+    pred = predictor.predict(image, intrinsics=k, output="input", scale=_Tripling(raw.depth, raw.intrinsics))
+    assert pred.scale == Scale(3.0, "test")
+    np.testing.assert_allclose(pred.depth, 3 * raw.depth, rtol=1e-6)
+    np.testing.assert_allclose(pred.points, depth_to_points(pred.depth, pred.intrinsics), rtol=1e-6)
+    np.testing.assert_allclose(pred.points, 3 * raw.points, rtol=1e-5)
 
 
 def test_bad_image_is_rejected(predictor):

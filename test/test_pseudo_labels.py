@@ -13,7 +13,8 @@ from semdepth_ros.cli.main import main
 from semdepth_training.pseudo_labels import (LabelError, LabelTarget, check_train_ids, find_targets,
                                              labels_from_model, labels_from_pngs, load_segmenter, write_labels)
 
-# Seed 000 Appendix C.2, Table 7, typed from the paper (Cityscapes train-id order).
+# Semantic-Guided Representation Enhancement, Appendix C.2, Table 7, typed from the paper (Cityscapes
+# train-id order).
 TABLE_7 = {
     "road": 0, "sidewalk": 0, "building": 0, "wall": 0, "fence": 0, "pole": 0, "traffic light": 1,
     "traffic sign": 1, "vegetation": 0, "terrain": 0, "sky": 0, "person": 1, "rider": 1, "car": 1,

@@ -19,14 +19,14 @@ from tqdm import tqdm
 
 from semdepth_ros.bag.frames import BagFrame, BagTopics, GroundTruth, iter_frames, read_static_transforms, \
     resolve_topics
-from semdepth_ros.bag.io import BagError, BagMessage, BagReader, BagWriter, camera_info_msg, cloud_msg, image_msg
+from semdepth_ros.bag.io import BagError, BagMessage, BagReader, BagWriter, to_message
+from semdepth_ros.codec import InputError
+from semdepth_ros.intrinsics import Camera
 from semdepth_ros.metrics import DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator, \
     compute_depth_errors, depth_range_masks, prepare_eval_pixels
+from semdepth_ros.outputs import OUTPUTS, build_outputs, enabled
 from semdepth_ros.predictor import Prediction
-from semdepth_ros.ros.codec import InputError, camera_info_fields, depth_to_image_fields, mono8_fields, \
-    points_to_cloud_fields, rgb_to_image_fields
-from semdepth_ros.ros.scale import ScaleEstimator
-from semdepth_ros.visualize import overlay_mask
+from semdepth_ros.scale import ScalePolicy
 
 SCALE_MODES = ("median", "checkpoint", "ground_plane")
 OUTPUT_NAMESPACE = "/semdepth"  # where --record puts the network outputs
@@ -41,7 +41,7 @@ class DepthPredictor(Protocol):
     """What the evaluation needs from a model: `semdepth_ros.predictor.Predictor` or a test stand-in."""
 
     def predict(self, image: np.ndarray, intrinsics: np.ndarray | None = None, output: str = "network",
-                scale: float | None = None, with_points: bool = True) -> Prediction: ...
+                scale: ScalePolicy | float | None = None, with_points: bool = True) -> Prediction: ...
 
 
 @dataclasses.dataclass
@@ -146,8 +146,8 @@ def _sample(index: int, rgb: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> Sa
 class Recorder:
     """--record: the input topics and the network outputs in one mcap bag, for rviz or Foxglove.
 
-    Outputs go under OUTPUT_NAMESPACE with the node's topic names and the input image's stamp and
-    frame, exactly as `ros2 bag record` of a running node would store them.
+    Outputs go under OUTPUT_NAMESPACE with the node's topic names and the input image's header, as
+    `ros2 bag record` of a node with default parameters would store them (`semdepth_ros.outputs`).
     """
 
     def __init__(self, path: str | Path, topics: BagTopics, static_tf: list[BagMessage]) -> None:
@@ -166,21 +166,13 @@ class Recorder:
         """A node output (``name`` relative, e.g. 'semantic/mask') as received over DDS."""
         self.writer.write_raw(f"{OUTPUT_NAMESPACE}/{name}", msgtype, data, time_ns)
 
-    def prediction(self, frame: BagFrame, rgb: np.ndarray, pred: Prediction) -> None:
-        """The outputs the node would publish for this frame, built from an offline prediction."""
-        stamp, cam, t = frame.stamp_ns, frame.camera_frame, frame.time_ns
-        h, w = pred.depth.shape
-        small = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-        ns = OUTPUT_NAMESPACE
-        self.writer.write(f"{ns}/depth", image_msg(depth_to_image_fields(pred.depth), stamp, cam), t)
-        self.writer.write(f"{ns}/depth/camera_info",
-                          camera_info_msg(camera_info_fields(pred.intrinsics, w, h), stamp, cam), t)
-        self.writer.write(f"{ns}/semantic/mask", image_msg(mono8_fields(pred.mask * 255), stamp, cam), t)
-        self.writer.write(f"{ns}/semantic/overlay",
-                          image_msg(rgb_to_image_fields(overlay_mask(small, pred.mask)), stamp, cam), t)
-        if pred.points is not None:
-            cloud = points_to_cloud_fields(pred.points, rgb=small, label=pred.mask)
-            self.writer.write(f"{ns}/points", cloud_msg(cloud, stamp, cam), t)
+    def prediction(self, frame: BagFrame, rgb: np.ndarray, pred: Prediction, camera: Camera) -> None:
+        """The outputs a node with default parameters publishes for this frame, from an offline prediction."""
+        stamp, frame_id = frame.stamp_ns, frame.image.header.frame_id
+        for name, fields in build_outputs(pred, rgb, enabled(), camera).items():
+            output = OUTPUTS[name]
+            self.writer.write(f"{OUTPUT_NAMESPACE}/{output.topic}", to_message(output.msgtype, fields, stamp, frame_id),
+                              frame.time_ns)
 
     def close(self) -> None:
         self.writer.close()
@@ -235,26 +227,26 @@ def _nothing_evaluated(result: EvalResult) -> str:
 
 
 def decode(frame: BagFrame, ground_truth: GroundTruth, evaluator: Evaluator, result: EvalResult
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """(rgb, K, gt depth or None) of a frame; an undecodable frame is counted and noted once per reason."""
+           ) -> tuple[np.ndarray, Camera, np.ndarray | None] | None:
+    """(rgb, camera, gt depth or None) of a frame; an undecodable frame is counted and noted once per reason."""
     try:
-        rgb, k = frame.rgb(), frame.intrinsics()
-        gt = None if frame.gt is None else ground_truth.depth(frame, k, rgb.shape[0], rgb.shape[1])
+        rgb = frame.rgb()
+        camera = frame.camera(rgb.shape[1], rgb.shape[0])
+        gt = None if frame.gt is None else ground_truth.depth(frame, camera.K, rgb.shape[0], rgb.shape[1])
     except InputError as exc:
         reason = f"frame {frame.index}: {exc}"
         if not any(note.endswith(str(exc)) for note in result.notes):
             result.notes.append(reason)
         evaluator.add(frame, "bad_input")
         return None
-    return rgb, k, gt
+    return rgb, camera, gt
 
 
 def evaluate_offline(bag: str | Path, predictor: DepthPredictor, options: EvalOptions,
-                     record: str | Path | None = None, scale: ScaleEstimator | None = None) -> EvalResult:
+                     record: str | Path | None = None, scale: ScalePolicy | None = None) -> EvalResult:
     """Run ``predictor`` on every frame of the bag as fast as possible and evaluate it.
 
-    ``scale`` reproduces the node's metric scaling (e.g. ground_plane); None keeps the predictor's
-    own (the checkpoint factor).
+    ``scale`` is the node's metric scaling (e.g. ground_plane); None keeps the checkpoint's factor.
     """
     def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator,
                recorder: Recorder | None, result: EvalResult) -> None:
@@ -262,28 +254,19 @@ def evaluate_offline(bag: str | Path, predictor: DepthPredictor, options: EvalOp
             decoded = decode(frame, ground_truth, evaluator, result)
             if decoded is None:
                 continue
-            rgb, k, gt = decoded
+            rgb, camera, gt = decoded
             if recorder is None and gt is None:
                 evaluator.add(frame, "no_gt")
                 continue
-            pred = predictor.predict(rgb, intrinsics=k, output="network", with_points=recorder is not None,
-                                     scale=None if scale is None else scale.predict_scale)
-            if scale is not None:
-                pred = _rescaled(pred, scale.correction(pred.depth, pred.mask, pred.intrinsics))
+            pred = predictor.predict(rgb, intrinsics=camera.K, output="network", scale=scale,
+                                     with_points=recorder is not None)
             infer_ms = round(sum(pred.timings.values()), 3)
             if recorder is not None:
                 recorder.inputs(frame)
-                recorder.prediction(frame, rgb, pred)
+                recorder.prediction(frame, rgb, pred, camera)
             if gt is None:
                 evaluator.add(frame, "no_gt", infer_ms=infer_ms)
             else:
                 evaluator.add(frame, "ok", gt, pred.depth, rgb, infer_ms=infer_ms)
 
     return run_on_bag(bag, "offline", options, handle, record)
-
-
-def _rescaled(pred: Prediction, factor: float) -> Prediction:
-    if factor == 1.0:
-        return pred
-    points = None if pred.points is None else pred.points * np.float32(factor)
-    return dataclasses.replace(pred, depth=pred.depth * np.float32(factor), points=points)

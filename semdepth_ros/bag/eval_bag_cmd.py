@@ -98,10 +98,10 @@ def _evaluate(args: argparse.Namespace, options: EvalOptions, out: Path) -> Eval
                            startup_timeout=args.startup_timeout, log_path=out / "node.log")
         return evaluate_live(args.bag, options, live, args.record)
     from semdepth_ros.predictor import Predictor
-    from semdepth_ros.ros.scale import ScaleEstimator
+    from semdepth_ros.scale import GroundPlaneScale
 
-    predictor = Predictor(args.checkpoint, device=args.device)
-    scale = (ScaleEstimator("ground_plane", predictor.meta.scale_factor, camera_height=args.camera_height)
+    predictor = Predictor.load(args.checkpoint, device=args.device)
+    scale = (GroundPlaneScale(args.camera_height, fallback=predictor.meta.scale_factor)
              if args.scale == "ground_plane" else None)
     return evaluate_offline(args.bag, predictor, options, args.record, scale)
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from semdepth_ros.bag.ground_truth import cloud_xyz, depth_image_gt, project_to_depth
-from semdepth_ros.bag.io import (CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, POINT_CLOUD, TF_MESSAGE, TF_STATIC,
-                                 BagCorruptError, BagError, BagMessage, BagReader, stamp_to_ns)
+from semdepth_ros.bag.io import TF_MESSAGE, TF_STATIC, BagCorruptError, BagError, BagMessage, BagReader, stamp_to_ns
 from semdepth_ros.bag.transforms import StaticTransforms
-from semdepth_ros.ros.codec import camera_info_to_K, compressed_to_rgb, image_to_rgb
+from semdepth_ros.codec import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, POINT_CLOUD, message_to_rgb
+from semdepth_ros.intrinsics import Camera, camera_for_image
 
 DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
 
@@ -47,13 +47,11 @@ class BagFrame:
 
     def rgb(self) -> np.ndarray:
         """HxWx3 uint8 (raises codec.InputError for an unsupported encoding)."""
-        img = self.image
-        if img.__msgtype__ == COMPRESSED_IMAGE:
-            return compressed_to_rgb(img.format, img.data)
-        return image_to_rgb(img.encoding, img.height, img.width, img.step, img.data, img.is_bigendian)
+        return message_to_rgb(self.image)
 
-    def intrinsics(self) -> np.ndarray:
-        return camera_info_to_K(self.info.k)
+    def camera(self, width: int, height: int) -> Camera:
+        """The camera_info's camera for the decoded image's size, as the node derives it."""
+        return camera_for_image(self.info, width, height)
 
     @property
     def camera_frame(self) -> str:

@@ -10,13 +10,12 @@ from typing import Any
 import numpy as np
 
 from semdepth_ros.bag.transforms import transform_points
-from semdepth_ros.ros.codec import InputError, cloud_fields_to_arrays, image_fields_to_depth
+from semdepth_ros.codec import InputError, cloud_fields, cloud_fields_to_arrays, image_fields, image_fields_to_depth
 
 
 def cloud_xyz(msg: Any) -> np.ndarray:
     """Finite x, y, z [N, 3] float64 of any PointCloud2 layout (Velodyne, Ouster, our own clouds)."""
-    arrays = cloud_fields_to_arrays(msg.fields, msg.data, msg.point_step, msg.height, msg.width,
-                                    msg.row_step, msg.is_bigendian)
+    arrays = cloud_fields_to_arrays(**cloud_fields(msg))
     missing = [axis for axis in "xyz" if axis not in arrays]
     if missing:
         raise InputError(f"point cloud has no {', '.join(missing)} field (fields: {', '.join(arrays)})")
@@ -46,6 +45,5 @@ def project_to_depth(points: np.ndarray, t_cam_points: np.ndarray, k: np.ndarray
 
 def depth_image_gt(msg: Any) -> np.ndarray:
     """A depth Image as ground truth: metres, 0 where the sensor had no return (NaN, 0 or inf)."""
-    depth = image_fields_to_depth(msg.encoding, msg.height, msg.width, msg.step, msg.data,
-                                  msg.is_bigendian)
+    depth = image_fields_to_depth(**image_fields(msg))
     return np.where(np.isfinite(depth) & (depth > 0), depth, 0.0).astype(np.float32)

@@ -1,7 +1,7 @@
 """rosbag2 reading and writing through `rosbags` (pure Python: no ROS install, no rosbag2_py).
 
 Messages are the `rosbags` dataclasses of the ROS 2 Jazzy type store, built from the field dicts of
-`semdepth_ros.ros.codec` so the node and the bag tools share one conversion. Reading turns every way a
+`semdepth_ros.codec` so the node and the bag tools share one conversion. Reading turns every way a
 bag can be unusable (wrong path, truncated or corrupt storage, missing topic) into a `BagError` whose
 text names the bag and the problem; an error after some messages were read is a `BagCorruptError`, so
 callers can keep what they already computed.
@@ -23,12 +23,10 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
+from semdepth_ros.codec import CAMERA_INFO, IMAGE, POINT_CLOUD
+
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 BAG_VERSION = 9  # the metadata version rosbag2 writes on Jazzy
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-POINT_CLOUD = "sensor_msgs/msg/PointCloud2"
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_STATIC = "/tf_static"
 
@@ -104,6 +102,14 @@ def cloud_msg(fields: Mapping[str, Any], stamp_ns: int, frame_id: str) -> Any:
     return msg_class(POINT_CLOUD)(header(stamp_ns, frame_id), fields["height"], fields["width"], pfs,
                                   bool(fields["is_bigendian"]), fields["point_step"], fields["row_step"],
                                   _bytes(fields["data"]), bool(fields["is_dense"]))
+
+
+_BUILDERS = {IMAGE: image_msg, CAMERA_INFO: camera_info_msg, POINT_CLOUD: cloud_msg}
+
+
+def to_message(msgtype: str, fields: Mapping[str, Any], stamp_ns: int, frame_id: str) -> Any:
+    """The rosbags message of type ``msgtype`` (Image, CameraInfo or PointCloud2) holding codec ``fields``."""
+    return _BUILDERS[msgtype](fields, stamp_ns, frame_id)
 
 
 def tf_message(transforms: Iterable[tuple[str, str, Sequence[float], Sequence[float]]],

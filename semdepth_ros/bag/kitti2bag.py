@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, tf_message
 from semdepth_ros.bag.transforms import invert, split_transform
-from semdepth_ros.ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fields
+from semdepth_ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fields
 from semdepth_ros.imageio import read_rgb
 from semdepth_ros.kitti_calib import read_calib_file
 

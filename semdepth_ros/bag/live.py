@@ -6,7 +6,8 @@ outputs, so an answer is matched to its frame by stamp. Latency is the wall time
 to receiving its depth (the bag's stamps are historical, so the header stamp itself cannot be used);
 a frame without depth after `timeout` seconds is dropped, as the node drops stale frames by design.
 
-This module needs rclpy; it is imported only when --live is asked for.
+The DDS transport is `semdepth_ros.ros.replay_link` (rclpy); this module is imported only when --live
+or the demo asks for it.
 """
 from __future__ import annotations
 
@@ -15,28 +16,23 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, Evaluator, Recorder, StopEvaluation, decode, \
     run_on_bag
 from semdepth_ros.bag.frames import BagFrame, GroundTruth
-from semdepth_ros.bag.io import COMPRESSED_IMAGE, header, stamp_to_ns, typestore
-from semdepth_ros.ros.codec import image_fields_to_depth
-from semdepth_ros.ros.depth_node import OUTPUTS
-from semdepth_ros.ros.fastdds import mirror_profiles_variable
+from semdepth_ros.bag.io import header, stamp_to_ns, typestore
+from semdepth_ros.codec import COMPRESSED_IMAGE, IMAGE, image_fields, image_fields_to_depth
+from semdepth_ros.outputs import OUTPUTS, enabled
 from semdepth_ros.ros.node_process import NodeProcess
+from semdepth_ros.ros.replay_link import ReplayLink
 
-# Node outputs worth recording (topic relative to the node's namespace -> rclpy type).
-RECORDED = {topic: kind for name, (_, topic, kind) in OUTPUTS.items() if name != "colorized"}
+# Node outputs worth recording: those a node with default parameters publishes (topic -> type name).
+RECORDED = {OUTPUTS[name].topic: OUTPUTS[name].msgtype for name in enabled()}
 WARMUP_STAMP_NS = 1  # a stamp no recording has: the warm-up frame's answer is recognised and discarded
 
 
@@ -53,10 +49,6 @@ class LiveOptions:
     log_path: Path = Path("semdepth_node.log")  # the spawned node's output
 
 
-def _msgtype(kind: type) -> str:
-    return f"{kind.__module__.split('.')[0]}/msg/{kind.__name__}"
-
-
 def node_ros_args(options: LiveOptions, compressed: bool) -> list[str]:
     """The spawned node's --ros-args: its own namespace, so it cannot hear the user's camera."""
     params = {"device": options.device, "use_compressed": str(compressed).lower(), **options.node_params}
@@ -68,40 +60,17 @@ def node_ros_args(options: LiveOptions, compressed: bool) -> list[str]:
     return args
 
 
-class DdsLink:
-    """Publishers for the camera, raw subscriptions to the node's outputs, spun in a background thread."""
+class Answers:
+    """The node's outputs as they arrive (from the DDS thread), keyed by header stamp then topic."""
 
-    def __init__(self, namespace: str, compressed: bool, outputs: Iterable[str]) -> None:
-        mirror_profiles_variable()
-        self.context = Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node("semdepth_eval_bag", context=self.context)
-        ns = namespace.rstrip("/")
-        camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                                reliability=ReliabilityPolicy.BEST_EFFORT)  # a camera driver's sensor QoS
-        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        image_kind, image_topic = (CompressedImage, "image/compressed") if compressed else (Image, "image")
-        self.image_pub = self.node.create_publisher(image_kind, f"{ns}/{image_topic}", camera_qos)
-        self.info_pub = self.node.create_publisher(CameraInfo, f"{ns}/camera_info", camera_qos)
-        self.depth_topic = f"{ns}/depth"
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._arrivals: dict[int, dict[str, tuple[float, bytes]]] = {}
-        for topic in outputs:
-            kind = RECORDED[topic]
-            self.node.create_subscription(kind, f"{ns}/{topic}", self._callback(topic, _msgtype(kind)),
-                                          output_qos, raw=True)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, name="eval_bag_dds", daemon=True)
-        self._thread.start()
 
-    def _callback(self, topic: str, msgtype: str) -> Callable[[bytes], None]:
-        def store(raw: bytes) -> None:
-            arrival = time.monotonic()
-            stamp = stamp_to_ns(typestore().deserialize_cdr(raw, msgtype).header.stamp)
-            with self._lock:
-                self._arrivals.setdefault(stamp, {})[topic] = (arrival, raw)
-        return store
+    def add(self, topic: str, raw: bytes, arrival: float) -> None:
+        stamp = stamp_to_ns(typestore().deserialize_cdr(raw, RECORDED[topic]).header.stamp)
+        with self._lock:
+            self._arrivals.setdefault(stamp, {})[topic] = (arrival, raw)
 
     def take(self, stamp: int) -> dict[str, tuple[float, bytes]]:
         """What has arrived for ``stamp`` so far (removed from the store)."""
@@ -119,19 +88,6 @@ class DdsLink:
             for s in late:
                 del self._arrivals[s]
         return sum(s != WARMUP_STAMP_NS for s in late)
-
-    def publish(self, info_raw: bytes, image_raw: bytes) -> float:
-        """Camera_info then image (the node pairs an image with the latest camera_info); send time."""
-        self.info_pub.publish(bytes(info_raw))
-        sent = time.monotonic()
-        self.image_pub.publish(bytes(image_raw))
-        return sent
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self._thread.join(timeout=5)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
 
 
 def _restamped(frame: BagFrame, stamp_ns: int) -> tuple[bytes, bytes]:
@@ -152,10 +108,10 @@ class _Pending:
 class LiveSession:
     """Sends frames on schedule, matches answers by stamp, evaluates and records them."""
 
-    def __init__(self, link: DdsLink, outputs: set[str], options: LiveOptions, evaluator: Evaluator,
-                 ground_truth: GroundTruth, recorder: Recorder | None, result: EvalResult,
+    def __init__(self, link: ReplayLink, answers: Answers, outputs: set[str], options: LiveOptions,
+                 evaluator: Evaluator, ground_truth: GroundTruth, recorder: Recorder | None, result: EvalResult,
                  node: NodeProcess | None) -> None:
-        self.link, self.outputs, self.options = link, outputs, options
+        self.link, self.answers, self.outputs, self.options = link, answers, outputs, options
         self.evaluator, self.ground_truth, self.recorder, self.result = evaluator, ground_truth, recorder, result
         self.node = node
         self.pending: dict[int, _Pending] = {}
@@ -170,7 +126,7 @@ class LiveSession:
         the outputs it publishes known."""
         info_raw, image_raw = _restamped(frame, WARMUP_STAMP_NS)
         deadline = time.monotonic() + self.options.startup_timeout
-        while "depth" not in self.link.peek(WARMUP_STAMP_NS):
+        while "depth" not in self.answers.peek(WARMUP_STAMP_NS):
             if self.node is not None and not self.node.alive():
                 tail = " | ".join(self.node.log_text().strip().splitlines()[-5:])
                 raise StopEvaluation(f"the depth node exited with code {self.node.process.returncode} "
@@ -183,7 +139,7 @@ class LiveSession:
             self._sleep_until(time.monotonic() + 0.5, collect=False)
         time.sleep(0.2)  # let the warm-up frame's other outputs arrive too
         # A frame is complete once every output the node publishes has arrived (it may have some off).
-        self.outputs = self.outputs & set(self.link.take(WARMUP_STAMP_NS))
+        self.outputs = self.outputs & set(self.answers.take(WARMUP_STAMP_NS))
 
     def run(self, frames: Iterable[BagFrame]) -> None:
         start_wall: float | None = None
@@ -220,11 +176,11 @@ class LiveSession:
     def _collect(self) -> None:
         now = time.monotonic()
         for stamp, item in list(self.pending.items()):
-            arrived = self.link.peek(stamp)
+            arrived = self.answers.peek(stamp)
             if arrived >= self.outputs or now - item.sent > self.options.timeout:
                 del self.pending[stamp]
-                self._finish(item, self.link.take(stamp))
-        self.late += self.link.discard_except(set(self.pending))
+                self._finish(item, self.answers.take(stamp))
+        self.late += self.answers.discard_except(set(self.pending))
 
     def _finish(self, item: _Pending, answers: dict[str, tuple[float, bytes]]) -> None:
         frame = item.frame
@@ -238,8 +194,7 @@ class LiveSession:
         self.arrival_times.append(arrival)
         if self.recorder is not None:
             for topic, (when, raw) in answers.items():
-                msgtype = _msgtype(RECORDED[topic])
-                self.recorder.output_raw(topic, msgtype, raw, frame.time_ns + int((when - item.sent) * 1e9))
+                self.recorder.output_raw(topic, RECORDED[topic], raw, frame.time_ns + int((when - item.sent) * 1e9))
         decoded = decode(frame, self.ground_truth, self.evaluator, self.result)
         if decoded is None:
             return
@@ -248,8 +203,7 @@ class LiveSession:
         if gt is None:
             self.evaluator.add(frame, "no_gt", latency_ms=latency_ms)
             return
-        msg = typestore().deserialize_cdr(depth_raw, _msgtype(Image))
-        depth = image_fields_to_depth(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
+        depth = image_fields_to_depth(**image_fields(typestore().deserialize_cdr(depth_raw, IMAGE)))
         self.evaluator.add(frame, "ok", gt, np.nan_to_num(depth, nan=0.0), rgb, latency_ms=latency_ms)
 
     def stats(self) -> dict[str, Any]:
@@ -291,9 +245,10 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
                 node = NodeProcess(node_ros_args(live, compressed), live.log_path)
                 stack.callback(node.stop)
                 result.notes.append(f"node log: {node.log_path}")
-            link = DdsLink(live.namespace, compressed, outputs)
+            answers = Answers()
+            link = ReplayLink(live.namespace, compressed, {topic: RECORDED[topic] for topic in outputs}, answers.add)
             stack.callback(link.close)
-            session = LiveSession(link, outputs, live, evaluator, ground_truth, recorder, result, node)
+            session = LiveSession(link, answers, outputs, live, evaluator, ground_truth, recorder, result, node)
             try:
                 session.warm_up(first)
                 session.run(itertools.chain([first], frames))

@@ -39,11 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_predictor(args: argparse.Namespace) -> Predictor:
     if args.checkpoint:
-        return Predictor(args.checkpoint, device=args.device, fp16=args.fp16)
+        return Predictor.load(args.checkpoint, device=args.device, fp16=args.fp16)
     config = ModelConfig(num_layers=int(args.arch[1:]), seem=not args.no_seem,
                          attention=not args.no_attention)
     meta = CheckpointMeta(model_config=config, input_height=args.height, input_width=args.width)
-    return Predictor.from_model(SemDepthNet(config), meta, device=args.device, fp16=args.fp16)
+    return Predictor(SemDepthNet(config), meta, device=args.device, fp16=args.fp16)
 
 
 def run(args: argparse.Namespace) -> int:

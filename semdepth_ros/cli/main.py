@@ -1,63 +1,92 @@
 """`semdepth`: one entry point; each sub-command lives in its own module, imported on use.
 
-Lazy import keeps `semdepth predict` free of the training stack and makes a broken optional
-dependency fail only the sub-command that needs it.
+The runtime's own sub-commands are listed here. Other packages contribute theirs as entry points in
+the group `semdepth.commands` (the training package does so in setup.py), so the runtime names none
+of them. Lazy import keeps `semdepth predict` free of the training stack and makes a broken optional
+dependency fail only the sub-command that needs it; help texts are the modules' docstrings, read
+without importing them.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.metadata
+import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
-SUBCOMMANDS: dict[str, str] = {
+RUNTIME_COMMANDS: dict[str, str] = {
     "predict": "semdepth_ros.cli.predict",
     "bench": "semdepth_ros.cli.bench",
     "demo": "semdepth_ros.demo.demo_cmd",
     "kitti2bag": "semdepth_ros.bag.kitti2bag_cmd",
     "eval-bag": "semdepth_ros.bag.eval_bag_cmd",
-    "synth": "semdepth_training.commands.synth",
-    "train": "semdepth_training.commands.train",
-    "evaluate": "semdepth_training.commands.evaluate",
-    "export": "semdepth_training.commands.export",
-    "pseudo-labels": "semdepth_training.commands.pseudo_labels",
 }
-HELP = {
-    "predict": "depth, mask, overlay and point cloud for image files",
-    "bench": "time each inference stage (p50/p90, fps)",
-    "demo": "the whole pipeline on a synthetic drive: node over DDS, montage, cloud, bag, metrics",
-    "kitti2bag": "convert a KITTI raw drive to a rosbag2 (mcap or sqlite3)",
-    "eval-bag": "evaluate depth on a rosbag against its LiDAR or depth ground truth",
-    "synth": "write a synthetic street-world dataset (image-folder layout)",
-    "train": "train the network self-supervised (KITTI, image folders, synthetic)",
-    "evaluate": "evaluate a checkpoint (KITTI Eigen protocol, image folders, synthetic)",
-    "export": "export a node checkpoint (with metric scale) and an ONNX model",
-    "pseudo-labels": "make binary foreground pseudo labels from semantic segmentations",
-}
+ENTRY_POINT_GROUP = "semdepth.commands"
+CHECKOUT_SETUP = Path(__file__).resolve().parents[2] / "setup.py"
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def commands() -> dict[str, str]:
+    """Sub-command name -> module: the runtime's, then the installed entry points, then (running from
+    a source checkout) the entry points its setup.py declares, which an older editable install's
+    metadata may lack."""
+    found = dict(RUNTIME_COMMANDS)
+    found.update((ep.name, ep.value) for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    found.update(checkout_entry_points(CHECKOUT_SETUP))
+    return found
+
+
+def checkout_entry_points(setup: Path) -> dict[str, str]:
+    """The `semdepth.commands` entry points written in a setup.py (read, not run); {} without one."""
+    if not setup.is_file():
+        return {}
+    for node in ast.walk(ast.parse(setup.read_text())):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == ENTRY_POINT_GROUP:
+                    specs = [item.split("=") for item in ast.literal_eval(value)]
+                    return {name.strip(): module.strip() for name, module in specs}
+    return {}
+
+
+def summary(module: str) -> str:
+    """First line of a module's docstring, the sub-command's help (the module is not imported)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ImportError:
+        spec = None
+    if spec is None or not spec.origin:
+        return f"(unavailable: {module} is not installed)"
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
+    return doc.splitlines()[0].rstrip(".") if doc else ""
+
+
+def build_parser(available: dict[str, str], command: str | None = None) -> argparse.ArgumentParser:
     """The top parser; only the chosen sub-command's module is imported to add its options."""
     parser = argparse.ArgumentParser(prog="semdepth", description=__doc__.splitlines()[0])
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        sub = subs.add_parser(name, help=HELP[name], description=HELP[name])
+    for name, module in available.items():
+        text = summary(module)
+        sub = subs.add_parser(name, help=text, description=text)
         if name == command:
-            importlib.import_module(SUBCOMMANDS[name]).add_arguments(sub)
+            importlib.import_module(module).add_arguments(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    available = commands()
     command = next((a for a in argv if not a.startswith("-")), None)
-    if command not in SUBCOMMANDS:
+    if command not in available:
         command = None
-    args = build_parser(command).parse_args(argv)
+    args = build_parser(available, command).parse_args(argv)
     if args.command is None:
-        build_parser().print_help()
+        build_parser(available).print_help()
         return 2
-    module = importlib.import_module(SUBCOMMANDS[args.command])
+    module = importlib.import_module(available[args.command])
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:

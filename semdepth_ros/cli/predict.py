@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    predictor = Predictor(args.checkpoint, device=args.device)
+    predictor = Predictor.load(args.checkpoint, device=args.device)
     if predictor.meta.provenance.get("synthetic_demo"):
         print("note: using the bundled synthetic-world demo model, not a KITTI model")
     if args.intrinsics is None:

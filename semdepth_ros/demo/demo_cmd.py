@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult
-from semdepth_ros.checkpoint import CheckpointError, CheckpointMeta, default_checkpoint_path, \
-    describe_architecture, read_meta
+from semdepth_ros.checkpoint import CheckpointMeta, describe_architecture, read_meta, resolve_checkpoint
 from semdepth_ros.demo.artifacts import fmt, metrics_markdown, write_cloud, write_metrics_json, write_montage
 from semdepth_ros.demo.drive import GT_TOPIC, write_drive_bag
 from semdepth_ros.demo.recording import read_recording
@@ -63,11 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checkpoint(path: Path | None) -> tuple[Path, CheckpointMeta]:
-    path = path or default_checkpoint_path()
-    if path is None:
-        raise CheckpointError("no bundled default model in this install; pass --checkpoint FILE (from "
-                              "`semdepth train` or `semdepth export`) or set $SEMDEPTH_DEFAULT_MODEL")
-    return path.resolve(), read_meta(path)
+    path = resolve_checkpoint(path).resolve()
+    return path, read_meta(path)
 
 
 def _fresh_bag_path(path: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from semdepth_ros.bag.io import BagWriter, camera_info_msg, image_msg
-from semdepth_ros.ros.codec import camera_info_fields, depth_to_image_fields, rgb_to_image_fields
+from semdepth_ros.codec import camera_info_fields, depth_to_image_fields, rgb_to_image_fields
 from semdepth_synth import SynthConfig, generate_sequence
 
 IMAGE_TOPIC = "/camera/image_raw"

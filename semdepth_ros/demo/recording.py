@@ -15,12 +15,13 @@ from semdepth_ros.bag.eval_bag import OUTPUT_NAMESPACE, EvalOptions, Evaluator
 from semdepth_ros.bag.frames import BagTopics, iter_frames
 from semdepth_ros.bag.ground_truth import depth_image_gt
 from semdepth_ros.bag.io import BagReader, stamp_to_ns
+from semdepth_ros.codec import cloud_fields, cloud_fields_to_arrays, image_fields, image_fields_to_depth, \
+    message_to_rgb, unpack_rgb
 from semdepth_ros.demo.drive import GT_TOPIC, IMAGE_TOPIC, INFO_TOPIC
-from semdepth_ros.ros.codec import cloud_fields_to_arrays, image_fields_to_depth, image_to_rgb, unpack_rgb
+from semdepth_ros.outputs import OUTPUTS
 
-DEPTH_TOPIC = f"{OUTPUT_NAMESPACE}/depth"
-OVERLAY_TOPIC = f"{OUTPUT_NAMESPACE}/semantic/overlay"
-POINTS_TOPIC = f"{OUTPUT_NAMESPACE}/points"
+DEPTH_TOPIC, OVERLAY_TOPIC, POINTS_TOPIC = (f"{OUTPUT_NAMESPACE}/{OUTPUTS[name].topic}"
+                                            for name in ("depth", "overlay", "points"))
 # metrics.json key -> eval-bag scale mode: scale-free (the monocular protocol) and as the node publishes it.
 SCALINGS = {"median_scaled": "median", "checkpoint_scale": "checkpoint"}
 
@@ -47,14 +48,8 @@ class Recording:
     cloud: Cloud | None
 
 
-def _image_args(msg: Any) -> dict[str, Any]:
-    return {"encoding": msg.encoding, "height": msg.height, "width": msg.width, "step": msg.step,
-            "data": msg.data, "is_bigendian": msg.is_bigendian}
-
-
 def _cloud(msg: Any) -> Cloud:
-    arrays = cloud_fields_to_arrays(msg.fields, msg.data, msg.point_step, msg.height, msg.width,
-                                    msg.row_step, msg.is_bigendian)
+    arrays = cloud_fields_to_arrays(**cloud_fields(msg))
     points = np.stack([arrays[axis] for axis in "xyz"], axis=-1)
     return Cloud(points, unpack_rgb(arrays["rgb"]), arrays["label"])
 
@@ -62,7 +57,7 @@ def _cloud(msg: Any) -> Cloud:
 def read_recording(path: Path, samples: int = 4) -> Recording:
     """Evaluate every answered frame and keep ``samples`` evenly spaced frames (the middle one's cloud)."""
     with BagReader(path) as reader:
-        depths = {stamp_to_ns(item.msg.header.stamp): image_fields_to_depth(**_image_args(item.msg))
+        depths = {stamp_to_ns(item.msg.header.stamp): image_fields_to_depth(**image_fields(item.msg))
                   for item in reader.messages([DEPTH_TOPIC])}
         answered = sorted(depths)
         picks = sorted({answered[int(i)] for i in np.linspace(0, len(answered) - 1, min(samples, len(answered)))})
@@ -72,7 +67,7 @@ def read_recording(path: Path, samples: int = 4) -> Recording:
         for item in reader.messages([OVERLAY_TOPIC, POINTS_TOPIC]):
             stamp = stamp_to_ns(item.msg.header.stamp)
             if item.topic == OVERLAY_TOPIC and stamp in picks:
-                overlays[stamp] = image_to_rgb(**_image_args(item.msg))
+                overlays[stamp] = message_to_rgb(item.msg)
             elif item.topic == POINTS_TOPIC and stamp == cloud_stamp:
                 cloud = _cloud(item.msg)
 

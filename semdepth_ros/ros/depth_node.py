@@ -11,10 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
 
-import cv2
 import numpy as np
 import rclpy
 import rclpy.logging
@@ -23,46 +20,27 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from semdepth_ros.checkpoint import CheckpointError, default_checkpoint_path, describe_architecture
-from semdepth_ros.geometry import depth_to_points, intrinsics_matrix, scale_intrinsics
-from semdepth_ros.predictor import Prediction, Predictor
-from semdepth_ros.ros import codec, messages
-from semdepth_ros.ros.codec import InputError
+from semdepth_ros import codec
+from semdepth_ros.checkpoint import CheckpointError, describe_architecture
+from semdepth_ros.codec import InputError
+from semdepth_ros.geometry import intrinsics_matrix
+from semdepth_ros.intrinsics import Camera, camera_for_image
+from semdepth_ros.outputs import OUTPUTS, CloudSettings, build_outputs
+from semdepth_ros.predictor import Predictor
+from semdepth_ros.ros import messages
 from semdepth_ros.ros.fastdds import mirror_profiles_variable
 from semdepth_ros.ros.frame_slot import FrameSlot
 from semdepth_ros.ros.params import NodeParams, declare_and_read
 from semdepth_ros.ros.qos import input_qos, output_qos
-from semdepth_ros.ros.scale import ScaleEstimator
 from semdepth_ros.ros.stats import FrameStats
 from semdepth_ros.ros.throttle import ProblemThrottle
-from semdepth_ros.visualize import colorize_depth, overlay_mask
+from semdepth_ros.scale import scale_policy
 
 NODE_NAME = "depth_node"
 PROBLEM_LOG_PERIOD_S = 5.0
-NO_CHECKPOINT = ("no checkpoint: set the 'checkpoint' parameter (-p checkpoint:=/path/to/model.pt or in the "
-                 "params file) to a file from `semdepth train` / `semdepth export`, or point "
-                 "$SEMDEPTH_DEFAULT_MODEL at one")
-# Output name -> (parameter enabling it, topic, message type).
-OUTPUTS = {
-    "depth": ("publish_depth", "depth", Image),
-    "camera_info": ("publish_depth", "depth/camera_info", CameraInfo),
-    "mask": ("publish_mask", "semantic/mask", Image),
-    "overlay": ("publish_overlay", "semantic/overlay", Image),
-    "colorized": ("publish_colorized", "depth/colorized", Image),
-    "points": ("publish_points", "points", PointCloud2),
-}
-
-
-@dataclass(frozen=True)
-class Camera:
-    """Intrinsics of the input image plus what the output camera_info passes on."""
-
-    K: np.ndarray
-    distortion: list[float]
-    distortion_model: str
 
 
 class DepthNode(Node):
@@ -71,17 +49,18 @@ class DepthNode(Node):
         self.params: NodeParams = declare_and_read(self)
         self.predictor = self._load_predictor()
         meta = self.predictor.meta
-        self.scale = ScaleEstimator(self.params.scale_mode, meta.scale_factor, self.params.fixed_scale,
-                                    self.params.camera_height)
+        self.scale = scale_policy(self.params.scale_mode, meta.scale_factor, self.params.fixed_scale,
+                                  self.params.camera_height)
+        self.cloud = CloudSettings(self.params.max_point_range, self.params.cloud_decimation)
         self.stats = FrameStats()
         self._problems = ProblemThrottle(PROBLEM_LOG_PERIOD_S)
-        self._camera_info: tuple[CameraInfo, Camera] | None = None
+        self._camera_info: CameraInfo | None = None
         self._slot: FrameSlot[Image | CompressedImage] = FrameSlot()
         self._errors_reported = 0
 
         out_qos = output_qos(self.params.output_reliability, self.params.output_depth)
-        self._pubs = {name: self.create_publisher(kind, topic, out_qos)
-                      for name, (switch, topic, kind) in OUTPUTS.items() if getattr(self.params, switch)}
+        self._pubs = {name: self.create_publisher(messages.message_class(out.msgtype), out.topic, out_qos)
+                      for name, out in OUTPUTS.items() if getattr(self.params, out.switch)}
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         image_type, image_topic = ((CompressedImage, "image/compressed") if self.params.use_compressed
                                    else (Image, "image"))
@@ -105,10 +84,7 @@ class DepthNode(Node):
 
     # --- start-up -----------------------------------------------------------------------------
     def _load_predictor(self) -> Predictor:
-        path = self.params.checkpoint or default_checkpoint_path()
-        if path is None:
-            raise CheckpointError(NO_CHECKPOINT)
-        predictor = Predictor(path, device=self.params.device, fp16=self.params.fp16)
+        predictor = Predictor.load(self.params.checkpoint or None, device=self.params.device, fp16=self.params.fp16)
         # The first call pays for allocations; do it now so the first frame has typical latency.
         blank = np.zeros((predictor.height, predictor.width, 3), np.uint8)
         predictor.predict(blank, with_points=False)
@@ -122,12 +98,12 @@ class DepthNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            K = codec.camera_info_to_K(msg.k)
+            codec.camera_info_to_K(msg.k)
         except InputError as exc:
             self._problem(f"ignoring camera_info on {self._info_sub.topic_name}: {exc}",
                           counter="camera_info_errors")
             return
-        self._camera_info = (msg, Camera(K, list(msg.d), msg.distortion_model))
+        self._camera_info = msg
 
     # --- worker thread ------------------------------------------------------------------------
     def _work(self) -> None:
@@ -147,74 +123,34 @@ class DepthNode(Node):
         return {name for name, pub in self._pubs.items() if pub.get_subscription_count() > 0}
 
     def _process(self, msg: Image | CompressedImage, received: float) -> None:
+        """decode -> predict (metric depth, points) -> output fields -> messages, each step once."""
         wanted = self._wanted()
         if not wanted:
             self.stats.count("idle")
             return
-        rgb = self._decode(msg)
+        rgb = codec.message_to_rgb(msg)
         camera = self._camera_for(rgb.shape[1], rgb.shape[0])
         if camera is None and "points" in wanted:
             self._problem(f"no camera_info on {self._info_sub.topic_name} and no fallback intrinsics "
                           "(fx, fy, cx, cy): publishing depth and mask but no point cloud", counter=None)
-        pred = self.predictor.predict(rgb, None if camera is None else camera.K,
-                                      self.params.output_resolution, scale=self.scale.predict_scale,
-                                      with_points=False)
-        depth = pred.depth * np.float32(self.scale.correction(pred.depth, pred.mask, pred.intrinsics))
-        self._publish(msg.header, wanted, rgb, depth, pred, camera)
+        pred = self.predictor.predict(rgb, None if camera is None else camera.K, self.params.output_resolution,
+                                      scale=self.scale, with_points="points" in wanted)
+        for name, fields in build_outputs(pred, rgb, wanted, camera, self.cloud).items():
+            self._pubs[name].publish(messages.to_message(OUTPUTS[name].msgtype, msg.header, fields))
         self.stats.count("processed")
         self.stats.record_latency(time.monotonic() - received)
-
-    def _decode(self, msg: Image | CompressedImage) -> np.ndarray:
-        if isinstance(msg, CompressedImage):
-            return codec.compressed_to_rgb(msg.format, msg.data)
-        return codec.image_to_rgb(**messages.image_fields(msg))
 
     def _camera_for(self, width: int, height: int) -> Camera | None:
         """Intrinsics for this image: latest camera_info (rescaled if it describes another size), else
         the fallback parameters, else None."""
         if self._camera_info is not None:
-            info, camera = self._camera_info
-            if info.width and info.height and (info.width, info.height) != (width, height):
-                K = scale_intrinsics(camera.K, width / info.width, height / info.height)
-                return Camera(K, camera.distortion, camera.distortion_model)
-            return camera
+            return camera_for_image(self._camera_info, width, height)
         p = self.params
         if p.fx > 0 and p.fy > 0:
             cx = p.cx or (width - 1) / 2.0
             cy = p.cy or (height - 1) / 2.0
-            return Camera(intrinsics_matrix(p.fx, p.fy, cx, cy), [0.0] * 5, "plumb_bob")
+            return Camera(intrinsics_matrix(p.fx, p.fy, cx, cy))
         return None
-
-    def _publish(self, header: Header, wanted: set[str], rgb: np.ndarray, depth: np.ndarray,
-                 pred: Prediction, camera: Camera | None) -> None:
-        h, w = depth.shape
-        base = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-        out = self._pubs
-        if "depth" in wanted:
-            out["depth"].publish(messages.image_msg(header, codec.depth_to_image_fields(depth)))
-        if "camera_info" in wanted and pred.intrinsics is not None:
-            info = codec.camera_info_fields(pred.intrinsics, w, h, camera.distortion, camera.distortion_model)
-            out["camera_info"].publish(messages.camera_info_msg(header, info))
-        if "mask" in wanted:
-            out["mask"].publish(messages.image_msg(header, codec.mono8_fields(pred.mask * np.uint8(255))))
-        if "overlay" in wanted:
-            overlay = codec.rgb_to_image_fields(overlay_mask(base, pred.mask))
-            out["overlay"].publish(messages.image_msg(header, overlay))
-        if "colorized" in wanted:
-            colorized = codec.rgb_to_image_fields(colorize_depth(depth))
-            out["colorized"].publish(messages.image_msg(header, colorized))
-        if "points" in wanted and pred.intrinsics is not None:
-            out["points"].publish(messages.cloud_msg(header, self._cloud(depth, pred, base)))
-
-    def _cloud(self, depth: np.ndarray, pred: Prediction, base: np.ndarray) -> dict[str, Any]:
-        """Organised cloud of every pixel, or an unorganised one of every n-th pixel (cloud_decimation)."""
-        points = depth_to_points(depth, pred.intrinsics)
-        points[~(np.isfinite(depth) & (depth <= self.params.max_point_range))] = np.nan
-        step = self.params.cloud_decimation
-        if step == 1:
-            return codec.points_to_cloud_fields(points, base, pred.mask, organised=True)
-        return codec.points_to_cloud_fields(points[::step, ::step], base[::step, ::step],
-                                            pred.mask[::step, ::step], organised=False)
 
     # --- reporting ----------------------------------------------------------------------------
     def _problem(self, text: str, counter: str | None = "errors") -> None:
@@ -241,7 +177,7 @@ class DepthNode(Node):
         values = {**report.counters, "fps": f"{report.fps:.2f}",
                   "latency_p50_ms": f"{report.latency_p50_ms:.1f}",
                   "latency_p90_ms": f"{report.latency_p90_ms:.1f}",
-                  "scale_mode": self.params.scale_mode, "scale": f"{self.scale.current:.4f}",
+                  "scale_mode": self.params.scale_mode, "scale": f"{self.scale.current.factor:.4f}",
                   "checkpoint": str(self.predictor.checkpoint_path)}
         status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]
         self._diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),

@@ -1,4 +1,4 @@
-"""codec field dicts -> rclpy messages, and back for the few inputs the node reads.
+"""codec field dicts -> rclpy messages (the node's outputs, and inputs sent by the bag replay client).
 
 Payloads go in as array.array('B'): the generated setters take that as-is, while bytes or lists are
 checked element by element (seconds for a 10 MB cloud).
@@ -6,10 +6,12 @@ checked element by element (seconds for a 10 MB cloud).
 from __future__ import annotations
 
 import array
-from typing import Any
+from typing import Any, Callable
 
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
+
+from semdepth_ros.codec import CAMERA_INFO, IMAGE, POINT_CLOUD
 
 
 def _payload(data: Any) -> array.array:
@@ -20,12 +22,6 @@ def image_msg(header: Header, fields: dict[str, Any]) -> Image:
     msg = Image(header=header, height=fields["height"], width=fields["width"], encoding=fields["encoding"],
                 is_bigendian=int(fields["is_bigendian"]), step=fields["step"])
     msg.data = _payload(fields["data"])
-    return msg
-
-
-def compressed_msg(header: Header, format: str, data: bytes) -> CompressedImage:  # noqa: A002 - field name
-    msg = CompressedImage(header=header, format=format)
-    msg.data = _payload(data)
     return msg
 
 
@@ -44,13 +40,17 @@ def camera_info_msg(header: Header, fields: dict[str, Any]) -> CameraInfo:
                       r=fields["r"], p=fields["p"])
 
 
-def image_fields(msg: Image) -> dict[str, Any]:
-    """The codec arguments of an Image message (image_to_rgb, image_fields_to_depth)."""
-    return {"encoding": msg.encoding, "height": msg.height, "width": msg.width, "step": msg.step,
-            "data": msg.data, "is_bigendian": msg.is_bigendian}
+# ROS type name -> (rclpy class, builder from codec fields), for the types in the outputs table.
+MESSAGES: dict[str, tuple[type, Callable[[Header, dict[str, Any]], Any]]] = {
+    IMAGE: (Image, image_msg), CAMERA_INFO: (CameraInfo, camera_info_msg), POINT_CLOUD: (PointCloud2, cloud_msg),
+}
 
 
-def cloud_fields(msg: PointCloud2) -> dict[str, Any]:
-    """The codec arguments of a PointCloud2 message (cloud_fields_to_arrays)."""
-    return {"fields": msg.fields, "data": msg.data, "point_step": msg.point_step, "height": msg.height,
-            "width": msg.width, "row_step": msg.row_step, "is_bigendian": msg.is_bigendian}
+def message_class(msgtype: str) -> type:
+    """The rclpy class of a ROS type name such as 'sensor_msgs/msg/Image'."""
+    return MESSAGES[msgtype][0]
+
+
+def to_message(msgtype: str, header: Header, fields: dict[str, Any]) -> Any:
+    """The rclpy message of type ``msgtype`` holding ``fields``, stamped with ``header``."""
+    return MESSAGES[msgtype][1](header, fields)

@@ -11,8 +11,9 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from semdepth_ros.outputs import SWITCH_DEFAULTS, CloudSettings
 from semdepth_ros.ros.qos import RELIABILITY
-from semdepth_ros.ros.scale import SCALE_MODES
+from semdepth_ros.scale import SCALE_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 OUTPUT_RESOLUTIONS = ("network", "input")
@@ -41,15 +42,18 @@ SPECS: dict[str, Spec] = {
     "camera_height": Spec(1.65, "Camera height above the ground in metres (scale_mode ground_plane).",
                           (0.01, 100.0)),
     "fixed_scale": Spec(1.0, "Depth multiplier for scale_mode fixed.", (1e-6, 1e6)),
-    "max_point_range": Spec(80.0, "Points farther than this (metres, depth along z) are NaN in the cloud.",
-                            (0.1, 10000.0)),
-    "cloud_decimation": Spec(1, "Keep every n-th pixel in both directions; >1 publishes an unorganised "
-                                "cloud without invalid points.", (1, 64)),
-    "publish_depth": Spec(True, "Publish depth (32FC1 metres) and depth/camera_info."),
-    "publish_mask": Spec(True, "Publish semantic/mask (mono8, 255 = foreground)."),
-    "publish_overlay": Spec(True, "Publish semantic/overlay (rgb8 image with the foreground tinted)."),
-    "publish_colorized": Spec(False, "Publish depth/colorized (rgb8 colour-mapped inverse depth)."),
-    "publish_points": Spec(True, "Publish points (PointCloud2 x, y, z, rgb, label); needs intrinsics."),
+    "max_point_range": Spec(CloudSettings.max_point_range,
+                            "Points farther than this (metres, depth along z) are NaN in the cloud.", (0.1, 10000.0)),
+    "cloud_decimation": Spec(CloudSettings.decimation, "Keep every n-th pixel in both directions; >1 publishes "
+                                                       "an unorganised cloud without invalid points.", (1, 64)),
+    "publish_depth": Spec(SWITCH_DEFAULTS["publish_depth"], "Publish depth (32FC1 metres) and depth/camera_info."),
+    "publish_mask": Spec(SWITCH_DEFAULTS["publish_mask"], "Publish semantic/mask (mono8, 255 = foreground)."),
+    "publish_overlay": Spec(SWITCH_DEFAULTS["publish_overlay"],
+                            "Publish semantic/overlay (rgb8 image with the foreground tinted)."),
+    "publish_colorized": Spec(SWITCH_DEFAULTS["publish_colorized"],
+                              "Publish depth/colorized (rgb8 colour-mapped inverse depth)."),
+    "publish_points": Spec(SWITCH_DEFAULTS["publish_points"],
+                           "Publish points (PointCloud2 x, y, z, rgb, label); needs intrinsics."),
     "use_compressed": Spec(False, "Subscribe to image/compressed (sensor_msgs/CompressedImage, jpeg or png) "
                                   "instead of image."),
     "fx": Spec(0.0, "Fallback focal length x in input-image pixels, used while no camera_info arrives "

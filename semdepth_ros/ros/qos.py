@@ -1,4 +1,4 @@
-"""QoS profiles of the node's topics (DESIGN.md "ROS interface")."""
+"""QoS profiles of the node's topics (README "ROS interface" lists them per topic)."""
 from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy

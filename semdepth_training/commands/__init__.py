@@ -1,1 +1,1 @@
-"""`semdepth` sub-commands of the training package (see docs/interfaces.md for the name map)."""
+"""`semdepth` sub-commands of the training package, offered to the CLI as `semdepth.commands` entry points (setup.py)."""

@@ -3,7 +3,8 @@
 KITTI: `semdepth evaluate --checkpoint model.pt --data KITTI_RAW --kind kitti --split
 splits/eigen/test_files.txt` (Velodyne GT, Garg crop, median scaling; the GT is cached after the first
 run). Improved GT: `--split splits/eigen_benchmark/test_files.txt --gt improved [--gt-root ANNOTATED]`.
-Writes report.md (seed 000 Table 1 layout), metrics.json and PNG figures to --out.
+Writes report.md (in the layout of Semantic-Guided Representation Enhancement, Table 1), metrics.json
+and PNG figures to --out.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from semdepth_ros.metrics import MAX_DEPTH, MIN_DEPTH
 from semdepth_ros.predictor import Predictor
 from semdepth_training.evaluation.evaluate import SCALINGS, EvalOptions, evaluate
 from semdepth_training.evaluation.kitti_gt import GT_SOURCES
-from semdepth_training.evaluation.samples import KINDS, build_eval_dataset, eval_samples
+from semdepth_training.datasets import DATASETS, build_eval_dataset
+from semdepth_training.evaluation.samples import eval_samples
 from semdepth_training.evaluation.report import write_report
 from semdepth_training.pseudo_labels import LabelError
 
@@ -27,7 +29,7 @@ CROPS = ("garg", "eigen", "none")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file (semdepth train/export)")
     parser.add_argument("--data", type=Path, default=None, help="dataset root (KITTI raw or image folder)")
-    parser.add_argument("--kind", choices=KINDS, default="kitti", help="dataset layout")
+    parser.add_argument("--kind", choices=tuple(DATASETS), default="kitti", help="dataset layout")
     parser.add_argument("--split", type=Path, default=None, help="KITTI split file, e.g. eigen/test_files.txt")
     parser.add_argument("--gt", choices=GT_SOURCES, default="velodyne",
                         help="KITTI ground truth: raw Velodyne or improved (data_depth_annotated) PNGs")
@@ -71,7 +73,7 @@ def _options(args: argparse.Namespace, checkpoint_scale: float) -> EvalOptions:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        predictor = Predictor(args.checkpoint, device=args.device)
+        predictor = Predictor.load(args.checkpoint, device=args.device)
         meta = predictor.meta
         dataset = build_eval_dataset(args.kind, args.data, meta.input_height, meta.input_width, args.split,
                                      args.synthetic_sequences, args.seed)
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     config = {"checkpoint": str(args.checkpoint), "data": str(args.data), "kind": args.kind,
               "split": str(args.split) if args.split else None,
               "gt": args.gt if args.kind == "kitti" else "dataset"}
-    training = "M+Sem" if meta.model_config.semantic else "M"  # seed 000 Table 1 "Training" column
+    # The "Training" column of Semantic-Guided Representation Enhancement, Table 1.
+    training = "M+Sem" if meta.model_config.semantic else "M"
     paths = write_report(result, out, args.method or args.checkpoint.stem, training, config)
     m = result.metrics
     print(f"{result.num_images} images: abs_rel {m['abs_rel']:.3f} sq_rel {m['sq_rel']:.3f} rmse {m['rmse']:.3f} "

@@ -14,7 +14,7 @@ from pathlib import Path
 from semdepth_ros.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from semdepth_ros.predictor import Predictor
 from semdepth_training.evaluation.kitti_gt import GT_SOURCES
-from semdepth_training.evaluation.samples import KINDS, build_eval_dataset
+from semdepth_training.datasets import DATASETS, build_eval_dataset
 from semdepth_training.export import (SELECTIONS, ExportError, export_onnx, scale_from_camera_height,
                                       scale_from_ground_truth, select_checkpoint, with_scale)
 
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="metric scale from this camera height (m) over the ground in --val-data images")
     scale.add_argument("--scale-factor", type=float, help="metric scale factor given directly")
     parser.add_argument("--val-data", type=Path, default=None, help="validation dataset root")
-    parser.add_argument("--val-kind", choices=KINDS, default="kitti", help="validation dataset layout")
+    parser.add_argument("--val-kind", choices=tuple(DATASETS), default="kitti", help="validation dataset layout")
     parser.add_argument("--val-split", type=Path, default=None, help="KITTI split, e.g. eigen_zhou/val_files.txt")
     parser.add_argument("--val-frames", type=int, default=200, help="frames used for the scale (first N)")
     parser.add_argument("--gt", choices=GT_SOURCES, default="velodyne", help="KITTI ground truth for the scale")
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = args.checkpoint or select_checkpoint(args.run, args.select)
         model, meta = load_checkpoint(source)
-        factor, scale_source, details = _scale(args, Predictor.from_model(model, meta, device=args.device))
+        factor, scale_source, details = _scale(args, Predictor(model, meta, device=args.device))
         model.cpu()
         meta = with_scale(meta, factor, scale_source, details, str(source))
     except (CheckpointError, ExportError, ValueError, FileNotFoundError) as error:

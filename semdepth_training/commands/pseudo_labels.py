@@ -1,4 +1,6 @@
-"""Make binary foreground pseudo labels (seed 000 Table 7) from Cityscapes train-id segmentations.
+"""Make binary foreground pseudo labels from Cityscapes train-id segmentations.
+
+Foreground is the class list of Semantic-Guided Representation Enhancement, Table 7.
 
 Sources, in order: ``--model`` (your segmentation model: 'module:function' or a TorchScript/.pt2 file),
 ``--labels`` (train-id PNGs mirroring the dataset's image paths), else train-id PNGs already in

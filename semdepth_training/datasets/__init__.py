@@ -1,37 +1,19 @@
 """Training/evaluation datasets: every kind yields the same sample dict (docs/interfaces.md).
 
-Use :func:`build_dataset` so the trainer and evaluator need not know which source they read.
+The kinds are registered by name in :mod:`registry`: :func:`build_train_val` (trainer),
+:func:`build_eval_dataset` (evaluation, export) and :func:`build_dataset` build any of them, so their
+callers never need to know which source they read.
 """
 from __future__ import annotations
-
-from typing import Any
 
 from semdepth_training.datasets.base import FRAME_IDS, NUM_SCALES, RawSample, SampleDataset, build_sample
 from semdepth_training.datasets.image_folder import ImageFolderDataset
 from semdepth_training.datasets.kitti import KittiRawDataset
+from semdepth_training.datasets.registry import DATASETS, DatasetKind, build_dataset, build_eval_dataset, \
+    build_train_val
 from semdepth_training.datasets.splits import MONODEPTH2_SPLITS_URL, SplitEntry, fetch_split, read_split
 from semdepth_training.datasets.synthetic import SyntheticDataset
 
-DATASETS: dict[str, type[SampleDataset]] = {
-    "kitti": KittiRawDataset,
-    "folder": ImageFolderDataset,
-    "synthetic": SyntheticDataset,
-}
-
-__all__ = ["DATASETS", "FRAME_IDS", "MONODEPTH2_SPLITS_URL", "NUM_SCALES", "ImageFolderDataset",
-           "KittiRawDataset", "RawSample", "SampleDataset", "SplitEntry", "SyntheticDataset",
-           "build_dataset", "build_sample", "fetch_split", "read_split"]
-
-
-def build_dataset(kind: str, **options: Any) -> SampleDataset:
-    """Construct a dataset by name; ``options`` are the class's constructor arguments.
-
-    - ``"kitti"``: :class:`KittiRawDataset` (root, split_file, ext, intrinsics, ...)
-    - ``"folder"``: :class:`ImageFolderDataset` (root, stride, ...)
-    - ``"synthetic"``: :class:`SyntheticDataset` (num_sequences, frames_per_sequence, ...)
-
-    All take height, width, frame_ids, augment and seed.
-    """
-    if kind not in DATASETS:
-        raise ValueError(f"unknown dataset kind {kind!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[kind](**options)
+__all__ = ["DATASETS", "FRAME_IDS", "MONODEPTH2_SPLITS_URL", "NUM_SCALES", "DatasetKind", "ImageFolderDataset",
+           "KittiRawDataset", "RawSample", "SampleDataset", "SplitEntry", "SyntheticDataset", "build_dataset",
+           "build_eval_dataset", "build_sample", "build_train_val", "fetch_split", "read_split"]

@@ -1,11 +1,13 @@
 """The evaluation loop: a checkpoint's depth against ground truth under the standard protocol.
 
-Protocol (seed 000 Sec. 5 / Table 1, after Monodepth2 and Eigen et al. 2014): the network runs at
-its input size, its disparity is resized to the GT size, the GT is capped to (1e-3, 80] m and cropped
-(Garg crop for KITTI Velodyne GT), each prediction is median-scaled (or multiplied by a fixed metric
-factor) and the seven metrics are averaged over images. Breakdowns pool pixels over the whole set:
-per semantic class (seed 000 Fig. 5, seed 001 Fig. 4: pseudo-label train ids binned per pixel),
-foreground vs background (seed 000 Table 7) and per GT depth range (seed 002 Tables 4-7).
+Protocol (Semantic-Guided Representation Enhancement, Sec. 5 / Table 1, after Monodepth2 and Eigen et
+al. 2014): the network runs at its input size, its disparity is resized to the GT size, the GT is
+capped to (1e-3, 80] m and cropped (Garg crop for KITTI Velodyne GT), each prediction is median-scaled
+(or multiplied by a fixed metric factor) and the seven metrics are averaged over images. Breakdowns
+pool pixels over the whole set: per semantic class (Semantic-Guided Representation Enhancement, Fig. 5;
+Semantically-Guided Representation Learning, Fig. 4: pseudo-label train ids binned per pixel),
+foreground vs background (Semantic-Guided Representation Enhancement, Table 7) and per GT depth range
+(Look Deeper into Depth, Tables 4-7).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, foreground_from_train_ids
 from semdepth_ros.metrics import (DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator,
                                   EvalPixels, compute_depth_errors, depth_range_masks, prepare_eval_pixels)
 from semdepth_ros.predictor import Predictor
+from semdepth_ros.scale import NO_SCALE
 from semdepth_training.evaluation.samples import EvalSample
 
 SCALINGS = ("median", "fixed")
@@ -67,7 +70,8 @@ class EvalResult:
 
     @property
     def class_average(self) -> dict[str, float]:
-        """Mean over classes of each metric (the rightmost column of seed 001 Fig. 4)."""
+        """Mean over classes of each metric (the rightmost column of Semantically-Guided Representation
+        Learning, Fig. 4)."""
         if not self.by_class:
             return {}
         return {m: float(np.mean([c[m] for c in self.by_class.values()])) for m in METRIC_NAMES}
@@ -193,13 +197,13 @@ def evaluate(predictor: Predictor, samples: Iterable[EvalSample], total: int | N
              options: EvalOptions) -> EvalResult:
     """Run the protocol over ``samples`` (``total`` only drives progress and example spacing).
 
-    The predictor runs batched without autograd and unscaled (scale=1); scaling is the protocol's.
+    The predictor runs batched without autograd and unscaled (NO_SCALE); scaling is the protocol's.
     """
     if options.scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, not {options.scaling!r}")
     state = _Evaluation(options, _example_indices(total, options.num_examples))
     for batch in _batches(tqdm(samples, total=total, desc="evaluate", unit="img"), options.batch_size):
-        predictions = predictor.predict_batch([s.image for s in batch], scale=1.0, with_points=False)
+        predictions = predictor.predict_batch([s.image for s in batch], scale=NO_SCALE, with_points=False)
         for sample, prediction in zip(batch, predictions):
             state.add(sample, prediction.depth, prediction.fg_prob)
     return state.result()

@@ -1,10 +1,8 @@
 """KITTI ground-truth depth for the Eigen test split: raw Velodyne projections or improved GT PNGs.
 
-Velodyne GT follows the convention every paper in the seeds reports against (seed 000 Table 1;
-Eigen et al. 2014, as exported by Monodepth2): points are mapped with P_rect_0c @ R_rect_00 @
-[R|T]_velo->cam, points behind the scanner (x_velo < 0) are dropped, pixel = round(x) - 1, and the
-nearest depth wins where several points land on one pixel. Improved GT (Uhrig et al. 2017; seed 000
-Table 10) is the data_depth_annotated uint16 PNG (depth * 256, 0 = no depth).
+Velodyne GT is the scan projected by `semdepth_training.datasets.kitti.velodyne_gt` (the one home of
+that projection, shared with the training set's depth_gt). Improved GT (Uhrig et al. 2017; Semantic-Guided
+Representation Enhancement, Table 10) is the data_depth_annotated uint16 PNG (depth * 256, 0 = none).
 
 Projecting 697 scans takes minutes, so all maps of a split are stored once in one compressed .npz.
 """
@@ -18,66 +16,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from semdepth_ros.kitti_calib import read_calib_file
-from semdepth_training.datasets.kitti import CAMERA_FOLDERS
+from semdepth_training.datasets.kitti import CAMERA_FOLDERS, velodyne_gt
 from semdepth_training.datasets.splits import SplitEntry
 
 GT_SOURCES = ("velodyne", "improved")
 
 
-def camera_index(entry: SplitEntry) -> int:
-    """2 for the left colour camera ('l', image_02), 3 for the right one."""
-    return int(CAMERA_FOLDERS[entry.side][-1])
-
-
 def entry_key(entry: SplitEntry) -> str:
     """The identity of an entry inside the GT cache (a cache for another split is rebuilt)."""
     return f"{entry.folder} {entry.frame} {entry.side}"
-
-
-def velodyne_projection(calib_dir: str | os.PathLike, camera: int = 2) -> tuple[np.ndarray, tuple[int, int]]:
-    """3x4 matrix taking homogeneous Velodyne points to rectified camera pixels, and (height, width)."""
-    cam2cam = read_calib_file(Path(calib_dir) / "calib_cam_to_cam.txt")
-    velo2cam = read_calib_file(Path(calib_dir) / "calib_velo_to_cam.txt")
-    velo_to_cam = np.eye(4)
-    velo_to_cam[:3, :3] = velo2cam["R"].reshape(3, 3)
-    velo_to_cam[:3, 3] = velo2cam["T"]
-    rectify = np.eye(4)
-    rectify[:3, :3] = cam2cam["R_rect_00"].reshape(3, 3)
-    projection = cam2cam[f"P_rect_0{camera}"].reshape(3, 4) @ rectify @ velo_to_cam
-    width, height = (int(round(v)) for v in cam2cam[f"S_rect_0{camera}"])
-    return projection, (height, width)
-
-
-def velodyne_depth_map(calib_dir: str | os.PathLike, velo_path: str | os.PathLike,
-                       camera: int = 2) -> np.ndarray:
-    """Sparse [H, W] float32 depth (metres, 0 = no point) of one Velodyne scan in camera ``camera``."""
-    projection, (height, width) = velodyne_projection(calib_dir, camera)
-    scan = np.fromfile(velo_path, dtype=np.float32).reshape(-1, 4).astype(np.float64)
-    scan = scan[scan[:, 0] >= 0]
-    homogeneous = np.c_[scan[:, :3], np.ones(len(scan))]
-    image = homogeneous @ projection.T
-    depth = image[:, 2]
-    front = depth > 0
-    image, depth = image[front], depth[front]
-    u = np.round(image[:, 0] / depth).astype(np.int64) - 1
-    v = np.round(image[:, 1] / depth).astype(np.int64) - 1
-    inside = (u >= 0) & (v >= 0) & (u < width) & (v < height)
-    nearest = np.full((height, width), np.inf)
-    np.minimum.at(nearest, (v[inside], u[inside]), depth[inside])
-    nearest[np.isinf(nearest)] = 0.0
-    return nearest.astype(np.float32)
-
-
-def velodyne_gt(root: str | os.PathLike, entry: SplitEntry) -> np.ndarray:
-    """Velodyne GT of a split entry; calibration is per date folder as KITTI raw ships it."""
-    root = Path(root)
-    date = entry.folder.split("/")[0]
-    scan = root / entry.folder / "velodyne_points" / "data" / f"{entry.frame:010d}.bin"
-    if not scan.is_file():
-        raise FileNotFoundError(f"Velodyne scan missing: {scan} (download the KITTI raw drive "
-                                f"{entry.folder} with its velodyne_points)")
-    return velodyne_depth_map(root / date, scan, camera_index(entry))
 
 
 def improved_gt_path(root: str | os.PathLike, entry: SplitEntry) -> Path:

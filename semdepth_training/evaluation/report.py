@@ -1,8 +1,10 @@
 """Evaluation report: a markdown table in the paper's layout, the JSON numbers and PNG figures.
 
-The main table has seed 000 Table 1's columns so a result can be pasted next to the published rows;
-the breakdowns follow seed 002 Tables 4-7 (depth ranges) and seed 000 Fig. 5 / seed 001 Fig. 4
-(per class, Abs Rel). Figures use matplotlib's object API (no pyplot, no display needed).
+The main table has the columns of Semantic-Guided Representation Enhancement, Table 1, so a result can
+be pasted next to the published rows; the breakdowns follow Look Deeper into Depth, Tables 4-7 (depth
+ranges), and Semantic-Guided Representation Enhancement, Fig. 5 / Semantically-Guided Representation
+Learning, Fig. 4 (per class, Abs Rel). Papers: docs/references.md. Figures use matplotlib's object API
+(no pyplot, no display needed).
 """
 from __future__ import annotations
 
@@ -40,21 +42,23 @@ def _breakdown_table(title: str, first: str, table: dict[str, dict[str, float]],
 
 
 def markdown_report(result: EvalResult, method: str, training: str = "M+Sem") -> str:
-    """Seed 000 Table 1 layout, then the scaling summary and the breakdowns."""
+    """The layout of Semantic-Guided Representation Enhancement, Table 1, then the scaling summary and the
+    breakdowns."""
     s = result.scaling
     lines = ["## Depth evaluation", ""] + _header(["Method", "Training"])
     lines.append(_row([method, training], result.metrics))
     lines += ["", f"{result.num_images} images ({result.num_skipped} without valid ground truth skipped); "
               f"crop: {s['crop']}; depth capped to ({s['min_depth']:g}, {s['max_depth']:g}] m; "
               f"scaling: {s['mode']} (ratio median {s['ratio_median']:.3f}, std {s['ratio_std']:.3f})."]
-    lines += _breakdown_table("Per depth range (seed 002 Tables 4-7; ranges of the ground truth)", "Range",
-                              result.by_range)
+    lines += _breakdown_table("Per depth range (as Look Deeper into Depth, Tables 4-7; ranges of the ground truth)",
+                              "Range", result.by_range)
     if result.by_class:
-        lines += _breakdown_table("Per semantic class (seed 000 Fig. 5, seed 001 Fig. 4; pseudo-label train ids)",
+        lines += _breakdown_table("Per semantic class (as Semantic-Guided Representation Enhancement, Fig. 5, and "
+                                  "Semantically-Guided Representation Learning, Fig. 4; pseudo-label train ids)",
                                   "Class", result.by_class, result.class_average)
     sources = ", ".join(f"{k} ({v} images)" for k, v in sorted(result.foreground_source.items()))
-    lines += _breakdown_table(f"Foreground vs background (seed 000 Table 7; labels from {sources})", "Region",
-                              result.by_foreground)
+    lines += _breakdown_table(f"Foreground vs background (classes of Semantic-Guided Representation Enhancement, "
+                              f"Table 7; labels from {sources})", "Region", result.by_foreground)
     return "\n".join(lines) + "\n"
 
 

@@ -14,13 +14,10 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from semdepth_training.datasets import (ImageFolderDataset, KittiRawDataset, SampleDataset, build_dataset,
-                                       read_split)
+from semdepth_training.datasets import ImageFolderDataset, KittiRawDataset, SampleDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS
 from semdepth_training.evaluation.kitti_gt import load_gt_depths
 from semdepth_training.pseudo_labels import read_train_id_png
-
-KINDS = ("kitti", "folder", "synthetic")
 
 
 @dataclass
@@ -39,32 +36,6 @@ def resize_nearest(label: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if label.shape == size:
         return label
     return cv2.resize(label, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-
-
-def build_eval_dataset(kind: str, root: str | os.PathLike | None, height: int, width: int,
-                       split: str | os.PathLike | None = None, synthetic_sequences: int = 2,
-                       seed: int = 1) -> SampleDataset:
-    """The target frames of a dataset (no neighbours), sized for a network of ``height`` x ``width``.
-
-    KITTI images may be png or jpg (Monodepth2 users often convert); the first split entry decides.
-    The synthetic world uses ``seed`` (training uses 0, so the default 1 is held-out data).
-    """
-    if kind == "synthetic":
-        return build_dataset("synthetic", num_sequences=synthetic_sequences, height=height, width=width,
-                             frame_ids=(0,), seed=seed)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    if root is None:
-        raise ValueError(f"a dataset root is required for kind {kind!r}")
-    if kind == "folder":
-        return build_dataset("folder", root=root, height=height, width=width, frame_ids=(0,))
-    if split is None:
-        raise ValueError("KITTI needs a split file, e.g. splits/eigen/test_files.txt")
-    first = read_split(split)[0]
-    stem = Path(root) / first.folder / CAMERA_FOLDERS[first.side] / "data" / f"{first.frame:010d}"
-    ext = "jpg" if stem.with_suffix(".jpg").is_file() else "png"
-    return build_dataset("kitti", root=root, split_file=split, height=height, width=width, frame_ids=(0,),
-                         ext=ext)
 
 
 def _class_map(path: Path, size: tuple[int, int]) -> np.ndarray | None:

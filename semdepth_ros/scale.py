@@ -1,7 +1,12 @@
 """Metric scale for monocular depth: from the checkpoint, a fixed factor, or the ground plane.
 
+A monocular network predicts depth up to scale; a scale policy says, per image, which factor turns it
+into metres. The Predictor asks its policy once per image and applies the factor before it builds the
+point cloud, so depth is scaled in that one place.
+
 `ground_plane` recovers scale from the known height of the camera above a flat ground, the idea of
-seed 001 Sec. 4.3 (depth of the nearby ground is predicted robustly, so a RANSAC plane fitted to it is
+the RANSAC ground plane in "Semantically-Guided Representation Learning for Self-Supervised Monocular
+Depth", Sec. 4.3 (depth of the nearby ground is predicted robustly, so a plane fitted to it is
 trustworthy): fit a plane to background pixels in the lower part of the image, then
 scale = camera_height / (distance from the camera centre to that plane), smoothed over frames. Frames
 where the fit is not trustworthy keep the last good scale (or the checkpoint's until there is one).
@@ -11,10 +16,46 @@ numpy only; the RNG is seeded so the same frames give the same scales.
 from __future__ import annotations
 
 import dataclasses
+from typing import Protocol
 
 import numpy as np
 
 SCALE_MODES = ("checkpoint", "fixed", "ground_plane", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """The factor applied to network depth and where it came from (one of SCALE_MODES)."""
+
+    factor: float
+    source: str
+
+
+class ScalePolicy(Protocol):
+    """Chooses the factor for one image from its unscaled depth, foreground mask and intrinsics."""
+
+    @property
+    def current(self) -> Scale: ...
+
+    def scale_for(self, depth: np.ndarray, mask: np.ndarray, K: np.ndarray | None) -> Scale: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedScale:
+    """The same factor for every image (the checkpoint's, a user's, or 1 for raw network depth)."""
+
+    factor: float
+    source: str = "fixed"
+
+    @property
+    def current(self) -> Scale:
+        return Scale(self.factor, self.source)
+
+    def scale_for(self, depth: np.ndarray, mask: np.ndarray, K: np.ndarray | None) -> Scale:
+        return self.current
+
+
+NO_SCALE = FixedScale(1.0, "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,39 +77,27 @@ class PlaneFit:
     inlier_ratio: float
 
 
-class ScaleEstimator:
-    """Chooses the factor that turns network depth into metres, frame by frame."""
+class GroundPlaneScale:
+    """camera_height / (distance to the fitted ground), smoothed over frames; ``fallback`` (the
+    checkpoint's factor) until the first trustworthy fit."""
 
-    def __init__(self, mode: str, checkpoint_scale: float, fixed_scale: float = 1.0,
-                 camera_height: float = 1.65,
+    def __init__(self, camera_height: float, fallback: float,
                  settings: GroundPlaneSettings = GroundPlaneSettings()) -> None:
-        if mode not in SCALE_MODES:
-            raise ValueError(f"scale_mode must be one of {', '.join(SCALE_MODES)}, not '{mode}'")
-        self.mode = mode
-        self.checkpoint_scale = checkpoint_scale
-        self.fixed_scale = fixed_scale
         self.camera_height = camera_height
+        self.fallback = fallback
         self.settings = settings
         self._rng = np.random.default_rng(settings.seed)
         self._smoothed: float | None = None
         self.last_fit: PlaneFit | None = None
 
     @property
-    def predict_scale(self) -> float:
-        """The factor to hand to the predictor (ground_plane works on unscaled depth and corrects it)."""
-        return {"checkpoint": self.checkpoint_scale, "fixed": self.fixed_scale}.get(self.mode, 1.0)
+    def current(self) -> Scale:
+        if self._smoothed is None:
+            return Scale(self.fallback, "checkpoint")
+        return Scale(self._smoothed, "ground_plane")
 
-    @property
-    def current(self) -> float:
-        """Total factor applied to unscaled network depth at the moment (for diagnostics)."""
-        if self.mode != "ground_plane":
-            return self.predict_scale
-        return self.checkpoint_scale if self._smoothed is None else self._smoothed
-
-    def correction(self, depth: np.ndarray, mask: np.ndarray, K: np.ndarray | None) -> float:
-        """Multiplier for depth predicted at `predict_scale` (1 except in ground_plane mode)."""
-        if self.mode != "ground_plane":
-            return 1.0
+    def scale_for(self, depth: np.ndarray, mask: np.ndarray, K: np.ndarray | None) -> Scale:
+        """Update the estimate with this image's unscaled depth (no intrinsics: no fit) and return it."""
         self.last_fit = None if K is None else fit_ground_plane(depth, mask, K, self.settings, self._rng)
         if self.last_fit is not None:
             estimate = self.camera_height / self.last_fit.distance
@@ -76,6 +105,17 @@ class ScaleEstimator:
             previous = estimate if self._smoothed is None else self._smoothed
             self._smoothed = (1 - alpha) * previous + alpha * estimate
         return self.current
+
+
+def scale_policy(mode: str, checkpoint_scale: float, fixed_scale: float = 1.0,
+                 camera_height: float = 1.65) -> ScalePolicy:
+    """The policy of a `scale_mode` (the node parameter; eval-bag's --scale ground_plane)."""
+    if mode not in SCALE_MODES:
+        raise ValueError(f"scale_mode must be one of {', '.join(SCALE_MODES)}, not '{mode}'")
+    if mode == "ground_plane":
+        return GroundPlaneScale(camera_height, checkpoint_scale)
+    factor = {"checkpoint": checkpoint_scale, "fixed": fixed_scale, "none": 1.0}[mode]
+    return FixedScale(factor, mode)
 
 
 def ground_candidates(depth: np.ndarray, mask: np.ndarray, K: np.ndarray,

@@ -1,8 +1,9 @@
 """Message fields <-> numpy arrays for images, depth, clouds and camera_info, without rclpy.
 
 Functions take and return plain message fields (names as in sensor_msgs) so the same code serves the
-rclpy node and the `rosbags`-based bag tools. Byte payloads are returned as `bytes`; decoders accept
-anything exposing the buffer protocol (bytes, array.array, numpy).
+rclpy node and the `rosbags`-based bag tools; `image_fields` / `cloud_fields` / `message_to_rgb` read
+those fields from either library's message objects (they share the field names). Byte payloads are
+returned as `bytes`; decoders accept anything exposing the buffer protocol (bytes, array.array, numpy).
 """
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ import cv2
 import numpy as np
 
 ImageFields = dict[str, Any]
+
+# ROS message type names, as rosbag2 and the type stores spell them.
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+POINT_CLOUD = "sensor_msgs/msg/PointCloud2"
 
 # Channel count and the cv2 conversion to RGB for each supported 8-bit input encoding.
 _ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -96,6 +103,19 @@ def compressed_to_rgb(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
         raise InputError(f"could not decode {buf.size} bytes of '{format or 'unknown'}' data "
                          "(corrupt or not an image)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def image_fields(msg: Any) -> ImageFields:
+    """The fields of an Image message (rclpy or rosbags) as `image_to_rgb` / `image_fields_to_depth` take them."""
+    return {"encoding": msg.encoding, "height": msg.height, "width": msg.width, "step": msg.step,
+            "data": msg.data, "is_bigendian": msg.is_bigendian}
+
+
+def message_to_rgb(msg: Any) -> np.ndarray:
+    """HxWx3 uint8 RGB of an Image or CompressedImage message (a CompressedImage has ``format``)."""
+    if hasattr(msg, "format"):
+        return compressed_to_rgb(msg.format, msg.data)
+    return image_to_rgb(**image_fields(msg))
 
 
 def rgb_to_image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> ImageFields:
@@ -207,6 +227,12 @@ def _same_grid(values: np.ndarray, grid: tuple[int, ...], name: str, channels: i
 
 def _field_attr(field: Any, name: str) -> Any:
     return field[name] if isinstance(field, Mapping) else getattr(field, name)
+
+
+def cloud_fields(msg: Any) -> dict[str, Any]:
+    """The fields of a PointCloud2 message (rclpy or rosbags) as `cloud_fields_to_arrays` takes them."""
+    return {"fields": msg.fields, "data": msg.data, "point_step": msg.point_step, "height": msg.height,
+            "width": msg.width, "row_step": msg.row_step, "is_bigendian": msg.is_bigendian}
 
 
 def cloud_fields_to_arrays(fields: Sequence[Any], data: Any, point_step: int, height: int, width: int,
