@@ -72,6 +72,9 @@ def speed_knots(rng: np.random.Generator, duration: float, max_speed: float) -> 
         if speeds[-1] == 0.0:
             times.append(times[-1] + rng.uniform(1.0, 5.0))
             speeds.append(0.0)
+    if len(times) == 1:  # a one-frame sequence: hold the speed
+        times.append(1.0)
+        speeds.append(speeds[0])
     return np.array(times), np.array(speeds)
 
 

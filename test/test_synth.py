@@ -397,3 +397,22 @@ def test_synthetic_dataset_takes_the_randomised_world() -> None:
     first, second = dataset[0], dataset[1]
     assert not torch.equal(first[("K", 0)], second[("K", 0)])  # one camera per sequence
     assert first["depth_valid"] == 1 and torch.isfinite(first["depth_gt"]).all()
+
+
+def test_command_writes_the_randomised_world(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    synth_cmd.add_arguments(parser)
+    args = parser.parse_args(["--out", str(tmp_path), "--frames", "1", "--height", "32", "--width", "64",
+                              "--seed", "5", "--realism", "full"])
+    assert synth_cmd.run(args) == 0
+    folder = tmp_path / "seq_0005"
+    assert (folder / "images" / "000000.png").is_file()
+    assert np.loadtxt(folder / "timestamps.txt").size == 1  # a one-frame drive is fine
+    K, _ = load_intrinsics(folder / "intrinsics.yaml")
+    assert not np.allclose(K, CONFIG_K_64x32)  # a random camera, not KITTI's
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--out", str(tmp_path), "--realism", "photoreal"])
+    assert "invalid choice: 'photoreal'" in capsys.readouterr().err
+
+
+CONFIG_K_64x32 = np.array([[0.58 * 64, 0, 32], [0, 1.92 * 32, 16], [0, 0, 1]])
