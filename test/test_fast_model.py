@@ -50,7 +50,7 @@ def _assert_outputs_close(fast: dict, reference: dict, rtol: float = 1e-5, atol:
 
 # --- attention -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("channels", [64, 32, 77])  # inner 8; inner 4 (padded); 77 = nothing aligned
+@pytest.mark.parametrize("channels", [64, 32, 77])  # query/key 8, 4, 9 wide; 77: value padded too
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_sdpa_attention_matches_the_explicit_formula(channels: int, channels_last: bool) -> None:
     torch.manual_seed(0)
@@ -283,7 +283,7 @@ def test_onnx_export_with_open_attention_matches_the_reference(tmp_path: Path) -
 
     from semdepth_training.export import ONNX_TOLERANCE, export_onnx
 
-    model = _network(width=0.5)  # inner attention width 4 at level 2: the padded case
+    model = _network(width=0.5)  # query/key heads padded from 4, 8, 16 channels to 32, 64, 128
     meta = CheckpointMeta(model_config=model.config, input_height=SMALL[0], input_width=SMALL[1])
     check = export_onnx(model, meta, tmp_path / "m.onnx")
     assert max(check["max_abs_diff"].values()) <= ONNX_TOLERANCE

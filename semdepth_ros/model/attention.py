@@ -9,21 +9,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# The fused CUDA kernels (memory-efficient attention) need head sizes that are multiples of 8 in
-# fp16/bf16 and a unit stride along them; otherwise PyTorch falls back to the L x L math kernel.
+# Flash attention (CUDA and CPU) needs query, key and value of one head size, a multiple of 8 for
+# fp16/bf16 on CUDA, with unit stride along it; otherwise PyTorch falls back to kernels that hold the
+# L x L map (the CPU one then makes extra passes over it).
 HEAD_SIZE_MULTIPLE = 8
 
 
-def _tokens(features: torch.Tensor) -> torch.Tensor:
-    """[B,C,H,W] -> [B,1,L,C'] (one head, tokens = pixels), C' = C zero-padded to HEAD_SIZE_MULTIPLE.
+def _tokens(features: torch.Tensor, head_size: int) -> torch.Tensor:
+    """[B,C,H,W] -> [B,1,L,head_size]: one head, tokens = pixels, channels zero-padded.
 
-    Zero channels change no dot product (query/key) and give output channels that are cut off
-    (value). On a channels_last input this is a view.
+    Zero channels change no query-key dot product and give value channels that are cut off again.
+    On a channels_last input without padding this is a view.
     """
     tokens = features.flatten(2).transpose(1, 2)
-    pad = -tokens.shape[-1] % HEAD_SIZE_MULTIPLE
-    if pad:
-        tokens = F.pad(tokens, (0, pad))
+    if tokens.shape[-1] < head_size:
+        tokens = F.pad(tokens, (0, head_size - tokens.shape[-1]))
     return tokens.contiguous().unsqueeze(1)
 
 
@@ -31,7 +31,7 @@ class SelfAttention(nn.Module):
     """Pixel-wise self-attention with a zero-initialised residual weight (Eq. 7-8, DANet-style).
 
     Applied to aconv4/3/2 (Sec. 4.3). The attention runs through ``scaled_dot_product_attention``:
-    on CUDA the fused kernels never hold the L x L map (L = H*W).
+    its flash kernels (CUDA and CPU) never hold the L x L map (L = H*W).
     :class:`semdepth_ros.model.reference.ReferenceSelfAttention` is the explicit formula it is
     tested against. gamma starts at 0 so the module is the identity until training finds attention
     useful.
@@ -47,7 +47,10 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        q, k, v = _tokens(self.query(x)), _tokens(self.key(x)), _tokens(self.value(x))
+        # Query/key (C/8 channels) padded to the value's size: the multiply-adds on zeros cost far
+        # less than the L x L map that unequal head sizes would force.
+        head_size = c + -c % HEAD_SIZE_MULTIPLE
+        q, k, v = (_tokens(conv(x), head_size) for conv in (self.query, self.key, self.value))
         # Eq. 7: A = softmax(Q^T K) over the L key positions, with no 1/sqrt(d) scaling (scale=1);
         # Eq. 8: F_out = gamma * (V A^T) + F_A. The fused kernels keep the softmax in float32.
         out = F.scaled_dot_product_attention(q, k, v, scale=1.0)[..., :c]  # [B, 1, L, C]
