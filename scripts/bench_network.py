@@ -8,11 +8,13 @@ fast       attention through scaled_dot_product_attention and SEEM without host 
            on CPU fp32 NCHW / channels_last and bf16 channels_last (--compile adds torch.compile)
 
 Every path runs on the same weights, interleaved round-robin so that load from other processes hits
-all paths alike. By default the weights are random (speed does not depend on them; the attention's
-gamma is set to 0.5 so that term is not a no-op); a random foreground head sits near 0.5 everywhere,
-so reduced precision flips mask pixels and moves SEEM points: judge accuracy with --checkpoint. Prints ms p50/p90, ms per image, the speed-up over the
-fp32 reference of the same architecture and batch, and how far each path's outputs are from the
-reference's (max |disp - disp_ref| at scale 0, share of identical SEEM points); writes a PNG chart.
+all paths alike. Prints ms p50/p90 (on CPU also the process's CPU time, which a shared machine
+inflates less), ms per image, the speed-up over the fp32 reference of the same architecture and
+batch, and how far each path's outputs are from the reference's (max |disp - disp_ref| at scale 0,
+share of identical SEEM points); writes a PNG chart. By default the weights are random (speed does
+not depend on them; the attention's gamma is set to 0.5 so that term is not a no-op); a random
+foreground head sits near 0.5 everywhere, so reduced precision flips mask pixels and moves SEEM
+points: judge accuracy with --checkpoint.
 
   python scripts/bench_network.py --device cpu --archs 18 --batches 1
   python scripts/bench_network.py --device cuda --iters 200 --warmup 20
@@ -45,6 +47,7 @@ from semdepth_ros.model.reference import reference_network  # noqa: E402
 
 BASELINE = "reference fp32"
 Forward = Callable[[torch.Tensor], dict[Any, torch.Tensor]]
+Builder = Callable[[SemDepthNet, torch.Tensor], Forward]  # (model, example images) -> forward
 
 
 @dataclasses.dataclass
@@ -52,7 +55,7 @@ class Variant:
     """One path through the network: a name and a builder (model, example images) -> forward."""
 
     name: str
-    build: Callable[[SemDepthNet, torch.Tensor], Forward]
+    build: Builder
 
 
 @dataclasses.dataclass
@@ -61,6 +64,7 @@ class Result:
     batch: int
     path: str
     times_ms: np.ndarray
+    cpu_times_ms: np.ndarray  # process CPU time per pass (CPU device only; empty on CUDA)
     max_disp_diff: float
     same_points: float
 
@@ -72,26 +76,33 @@ class Result:
     def p90(self) -> float:
         return float(np.percentile(self.times_ms, 90))
 
+    @property
+    def cpu_p50(self) -> float:
+        return float(np.percentile(self.cpu_times_ms, 50))
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", choices=("cpu", "cuda"),
+                        default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--archs", type=int, nargs="+", default=[18, 50], choices=(18, 50))
     parser.add_argument("--checkpoint", help="time this checkpoint's network instead (--archs is ignored)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--size", type=int, nargs=2, default=(192, 640), metavar=("H", "W"))
-    parser.add_argument("--iters", type=int, default=None, help="timed passes per path (default 100 cuda, 10 cpu)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed passes per path (default 10 cuda, 2 cpu)")
+    parser.add_argument("--iters", type=int, help="timed passes per path (default 100 cuda, 10 cpu)")
+    parser.add_argument("--warmup", type=int, help="untimed passes per path (default 10 cuda, 2 cpu)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--compile", action="store_true", help="add a torch.compile path (minutes to compile)")
     parser.add_argument("--png", default=None, help="chart file (default bench_network_<device>.png)")
-    parser.add_argument("--quick", action="store_true", help="R18 at 64x192, batches 1 and 2, 3 passes: a smoke test")
+    parser.add_argument("--quick", action="store_true",
+                        help="one architecture at 64x192, batches 1 and 2, 3 passes: a smoke test")
     args = parser.parse_args()
     if args.checkpoint:
         args.archs = [read_meta(args.checkpoint).model_config.num_layers]
     if args.quick:
         args.archs, args.batches, args.size = args.archs[:1], [1, 2], (64, 192)
-        args.iters, args.warmup = args.iters or 3, args.warmup or 1
+        args.iters = args.iters or 3
+        args.warmup = 1 if args.warmup is None else args.warmup
     cuda = args.device == "cuda"
     args.iters = args.iters or (100 if cuda else 10)
     args.warmup = args.warmup if args.warmup is not None else (10 if cuda else 2)
@@ -103,7 +114,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def eager(dtype: torch.dtype, channels_last: bool, reference: bool = False) -> Callable[[SemDepthNet, torch.Tensor], Forward]:
+def eager(dtype: torch.dtype, channels_last: bool, reference: bool = False) -> Builder:
     """A builder: the (reference) network converted to dtype and memory format, run eagerly."""
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -114,7 +125,7 @@ def eager(dtype: torch.dtype, channels_last: bool, reference: bool = False) -> C
     return build
 
 
-def graphed(dtype: torch.dtype) -> Callable[[SemDepthNet, torch.Tensor], Forward]:
+def graphed(dtype: torch.dtype) -> Builder:
     """A builder: the fast network, dtype weights, channels_last, captured as one CUDA graph."""
     def build(model: SemDepthNet, example: torch.Tensor) -> Forward:
         net = copy.deepcopy(model).to(dtype=dtype, memory_format=torch.channels_last)
@@ -122,7 +133,7 @@ def graphed(dtype: torch.dtype) -> Callable[[SemDepthNet, torch.Tensor], Forward
     return build
 
 
-def compiled(dtype: torch.dtype) -> Callable[[SemDepthNet, torch.Tensor], Forward]:
+def compiled(dtype: torch.dtype) -> Builder:
     """A builder: the fast network, channels_last, through torch.compile (compile time is printed)."""
     def build(model: SemDepthNet, example: torch.Tensor) -> Forward:
         net = copy.deepcopy(model).to(dtype=dtype, memory_format=torch.channels_last)
@@ -167,23 +178,25 @@ def build_model(arch: int, device: torch.device, checkpoint: str | None) -> SemD
 
 
 class Timer:
-    """Wall time of one forward pass: CUDA events around it on an idle device, else perf_counter."""
+    """(wall ms, CPU ms) of one forward pass. CUDA: events around the pass on an idle device (no CPU
+    time). CPU: perf_counter, and the process's CPU time, which other processes on a shared machine
+    do not inflate the way they inflate wall time."""
 
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
 
-    def __call__(self, forward: Forward, images: torch.Tensor) -> float:
+    def __call__(self, forward: Forward, images: torch.Tensor) -> tuple[float, float | None]:
         if not self.cuda:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             forward(images)
-            return (time.perf_counter() - start) * 1e3
+            return (time.perf_counter() - start) * 1e3, (time.process_time() - start_cpu) * 1e3
         torch.cuda.synchronize()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         forward(images)
         end.record()
         end.synchronize()
-        return start.elapsed_time(end)
+        return start.elapsed_time(end), None
 
 
 def measure(arch: int, batch: int, args: argparse.Namespace, device: torch.device) -> list[Result]:
@@ -197,7 +210,7 @@ def measure(arch: int, batch: int, args: argparse.Namespace, device: torch.devic
             out = forward(images)
             outputs[name] = {k: out[k].float().clone() for k in (("disp", 0), "seem_points")}
         timer = Timer(device)
-        times: dict[str, list[float]] = {name: [] for name in forwards}
+        times: dict[str, list[tuple[float, float | None]]] = {name: [] for name in forwards}
         rounds = tqdm(range(args.warmup + args.iters), desc=f"R{arch} batch {batch}", leave=False)
         for i in rounds:
             for name, forward in forwards.items():
@@ -205,19 +218,25 @@ def measure(arch: int, batch: int, args: argparse.Namespace, device: torch.devic
                 if i >= args.warmup:
                     times[name].append(elapsed)
     reference = outputs[BASELINE]
-    return [Result(arch, batch, name, np.array(times[name]),
+    return [Result(arch, batch, name, np.array([t[0] for t in times[name]]),
+                   np.array([t[1] for t in times[name] if t[1] is not None]),
                    float((outputs[name][("disp", 0)] - reference[("disp", 0)]).abs().max()),
                    float((outputs[name]["seem_points"] == reference["seem_points"]).all(-1).float().mean()))
             for name in forwards]
 
 
 def print_table(results: list[Result]) -> None:
-    base = {(r.arch, r.batch): r.p50 for r in results if r.path == BASELINE}
-    print("| arch | batch | path | p50 ms | p90 ms | ms/image | speed-up | max abs d(disp) | same SEEM points |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    base = {(r.arch, r.batch): r for r in results if r.path == BASELINE}
+    cpu = all(len(r.cpu_times_ms) for r in results)
+    extra = " CPU-time p50 ms | speed-up in CPU time |" if cpu else ""
+    print(f"| arch | batch | path | p50 ms | p90 ms | ms/image | speed-up |{extra} "
+          "max abs d(disp) | same SEEM points |")
+    print("|---" * (9 + 2 * cpu) + "|")
     for r in results:
+        b = base[(r.arch, r.batch)]
+        extra = f" {r.cpu_p50:.2f} | {b.cpu_p50 / r.cpu_p50:.2f}x |" if cpu else ""
         print(f"| R{r.arch} | {r.batch} | {r.path} | {r.p50:.2f} | {r.p90:.2f} | {r.p50 / r.batch:.2f} | "
-              f"{base[(r.arch, r.batch)] / r.p50:.2f}x | {r.max_disp_diff:.1e} | {100 * r.same_points:.1f}% |")
+              f"{b.p50 / r.p50:.2f}x |{extra} {r.max_disp_diff:.1e} | {100 * r.same_points:.1f}% |")
 
 
 def plot(results: list[Result], path: str, title: str) -> None:

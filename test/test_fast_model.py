@@ -315,3 +315,24 @@ def test_captured_network_replays_the_eager_outputs(dtype: torch.dtype) -> None:
         torch.testing.assert_close(replayed[("disp", 0)], expected[("disp", 0)], rtol=0, atol=tolerance)
     with pytest.raises(ValueError, match="captured for input"):
         captured(images[0][:1])
+
+
+# --- the benchmark script --------------------------------------------------------------------------
+
+def test_bench_network_quick_prints_every_path_and_writes_a_chart(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    chart = tmp_path / "bench.png"
+    command = [sys.executable, str(repo / "scripts" / "bench_network.py"), "--quick", "--device", "cpu",
+               "--threads", "1", "--iters", "1", "--warmup", "0", "--png", str(chart)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| R18 |")]
+    paths = ["reference fp32", "fast fp32", "fast fp32 channels_last", "fast bf16 channels_last"]
+    assert [row.split(" | ")[2] for row in rows] == paths * 2  # batches 1 and 2
+    assert all(row.split(" | ")[6].endswith("x") for row in rows)  # the speed-up column
+    fp32_rows = [row for row in rows if "bf16" not in row]
+    assert all(row.rstrip(" |").endswith("100.0%") for row in fp32_rows)  # fp32 paths pick the same points
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
