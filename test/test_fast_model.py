@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from semdepth_ros.checkpoint import CheckpointMeta
 from semdepth_ros.model import ModelConfig, SemDepthNet
 from semdepth_ros.model.attention import SelfAttention
-from semdepth_ros.model.reference import (ReferenceSelfAttention, reference_network,
-                                          reference_point_features, reference_sobel_magnitude)
+from semdepth_ros.model.reference import (ReferenceSelfAttention, reference_network, reference_point_features,
+                                          reference_sobel_magnitude, reference_substitute_points)
 from semdepth_ros.model.seem import (EVAL_SEED, SEEM, point_grid, sample_edge_points, sample_point_features,
-                                     sobel_magnitude)
+                                     sobel_magnitude, substitute_points)
 
 SMALL = (64, 192)
 
@@ -133,14 +132,34 @@ def test_point_features_match_the_reference_and_stay_exact_in_bf16() -> None:
     assert (old_way.float() - exact).abs().max() > 0.1  # what the float32 grid fixes
 
 
+def test_substitution_matches_the_reference_with_repeated_pixels() -> None:
+    """Means where points repeat (values and gradients), untouched pixels elsewhere."""
+    generator = torch.Generator().manual_seed(4)
+    feature_map = torch.randn(2, 5, 12, 20, generator=generator, requires_grad=True)
+    points = torch.stack([torch.randint(0, 20, (2, 90), generator=generator),
+                          torch.randint(0, 12, (2, 90), generator=generator)], -1)
+    points[:, 60:] = points[:, :30]  # 30 pixels hit twice
+    points[:, 45] = points[:, 0]  # and one three times
+    values = torch.randn(2, 5, 90, generator=generator, requires_grad=True)
+    actual = substitute_points(feature_map, points, values)
+    expected = reference_substitute_points(feature_map, points, values)
+    torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(actual[0, :, points[0, 0, 1], points[0, 0, 0]],  # the mean of the three
+                               values[0][:, [0, 45, 60]].mean(1), rtol=1e-6, atol=1e-6)
+    weights = torch.randn(actual.shape, generator=generator)
+    for a, e in zip(torch.autograd.grad((actual * weights).sum(), (feature_map, values)),
+                    torch.autograd.grad((expected * weights).sum(), (feature_map, values))):
+        torch.testing.assert_close(a, e, rtol=1e-6, atol=1e-6)
+
+
 def test_edge_points_take_a_shared_draw_for_any_batch() -> None:
     """A frame gets the same points alone and in a batch (eval draws have batch 1)."""
     seem = SEEM([8, 8], [8, 8, 8], [8, 8, 8], 8, n_points=300).eval()
     masks = (torch.rand(3, 1, *SMALL, generator=torch.Generator().manual_seed(2)) > 0.5).float()
     noise = seem.sampling_noise(masks, 300)
-    batch, _ = sample_edge_points(masks, noise)
+    batch = sample_edge_points(masks, noise)
     for i in range(3):
-        alone, _ = sample_edge_points(masks[i:i + 1], noise)
+        alone = sample_edge_points(masks[i:i + 1], noise)
         assert torch.equal(alone[0], batch[i])
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from semdepth_ros.model import ModelConfig, PoseNet, ResNetEncoder, SemDepthNet
 from semdepth_ros.model.attention import SelfAttention
 from semdepth_ros.model.seem import (POINT_DISTURBED, POINT_EDGE, POINT_RANDOM, SEEM, draw_sampling_noise,
-                                     sample_edge_points, sobel_magnitude)
+                                     point_kinds, sample_edge_points, sobel_magnitude)
 
 SMALL = (64, 192)
 
@@ -128,7 +128,7 @@ def test_sample_edge_points() -> None:
     mask = _rectangle_mask()
     n, mu, c = 300, 0.4, 3
     noise = draw_sampling_noise(2, 64, 192, n, mu, c, torch.Generator().manual_seed(1))
-    points, kind = sample_edge_points(mask, noise)
+    points, kind = sample_edge_points(mask, noise), point_kinds(noise)
     n_edge = round(mu * n)
     assert points.shape == (2, n, 2) and points.dtype == torch.long
     assert (kind == POINT_EDGE).sum() == n_edge

@@ -2,8 +2,9 @@
 
 The network's attention runs through ``scaled_dot_product_attention`` and its SEEM has no host
 synchronisation; this module keeps the first, explicit implementations of both: the attention map
-built as a full L x L matrix, and SEEM's point sampling with a Sobel convolution kernel and small
-constant tensors created on every call. :func:`reference_network` gives a copy of a network that
+built as a full L x L matrix, and SEEM with a Sobel convolution kernel, small constant tensors
+created on every call, point sampling on a grid in the features' dtype and the substitution as a
+select over the whole map. :func:`reference_network` gives a copy of a network that
 runs them, so tests compare outputs and ``scripts/bench_network.py`` measures the speed-up against
 it in one run. Nothing on the inference path imports this module.
 """
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from semdepth_ros.model.attention import SelfAttention
-from semdepth_ros.model.seem import SEEM, SamplingNoise, substitute_points
+from semdepth_ros.model.seem import SEEM, SamplingNoise
 from semdepth_ros.model.semdepth_net import SemDepthNet
 
 
@@ -66,6 +67,19 @@ def reference_point_features(features: Sequence[torch.Tensor], points: torch.Ten
                       .squeeze(2) for f in features], dim=1)
 
 
+def reference_substitute_points(feature_map: torch.Tensor, points: torch.Tensor,
+                                values: torch.Tensor) -> torch.Tensor:
+    """feature_map [B,C,H,W] with the mean of values [B,C,N] at each sampled pixel: full-size sums and
+    counts, then a select over the whole map."""
+    b, c, h, w = feature_map.shape
+    flat = feature_map.flatten(2)
+    index = (points[..., 1] * w + points[..., 0]).unsqueeze(1)
+    sums = torch.zeros_like(flat).scatter_add(2, index.expand(b, c, -1), values.to(flat.dtype))
+    counts = torch.zeros_like(flat[:, :1]).scatter_add(2, index, torch.ones_like(values[:, :1], dtype=flat.dtype))
+    out = torch.where(counts > 0, sums / counts.clamp(min=1), flat)
+    return out.view(b, c, h, w)
+
+
 class ReferenceSEEM(SEEM):
     """SEEM with the reference point sampling and point features; same weights and random draws."""
 
@@ -78,7 +92,7 @@ class ReferenceSEEM(SEEM):
         merged = torch.cat([self.enc_conv(reference_point_features(enc_features, points, h, w)),
                             self.dec_conv(reference_point_features(dec_features, points, h, w)),
                             self.sem_conv(reference_point_features(sem_features, points, h, w))], dim=1)
-        return substitute_points(depth_features, points, self.enhance(merged)), points
+        return reference_substitute_points(depth_features, points, self.enhance(merged)), points
 
 
 _REFERENCE_CLASSES = {SelfAttention: ReferenceSelfAttention, SEEM: ReferenceSEEM}

@@ -7,7 +7,8 @@ encoder, depth and semantic features together.
 
 The forward pass has no host synchronisation and no host-to-device copy (so the network can be
 captured in a CUDA graph): point counts are static functions of the input size, the edge points
-come from ``topk`` on exact integer keys, and no tensor is built from Python data on the device.
+come from ``topk`` on exact integer keys, and no tensor is built from Python data. The one copy is
+the eval-mode draw, made once per input size and device (:meth:`SEEM.sampling_noise`).
 :mod:`semdepth_ros.model.reference` keeps the first implementation it is tested against.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-POINT_EDGE, POINT_DISTURBED, POINT_RANDOM = 0, 1, 2  # the ``kind`` labels of sample_edge_points
+POINT_EDGE, POINT_DISTURBED, POINT_RANDOM = 0, 1, 2  # the labels of point_kinds
 MIN_POINTS = 64  # floor of the image-size-scaled N, so small inputs still get edge points
 EVAL_SEED = 0  # random points in eval mode come from this seed: inference is deterministic
 
@@ -45,7 +46,7 @@ def sobel_magnitude(mask: torch.Tensor, squared: bool = False) -> torch.Tensor:
 @dataclasses.dataclass
 class SamplingNoise:
     """The random draws of one sampling: tie-break ranks [B,H*W] (a permutation of the pixels),
-    S_D offsets [B,mu*N,2], S_R points [B,n,2]."""
+    S_D offsets [B,mu*N,2], S_R points [B,n,2]; B may be 1 for a draw shared by a whole batch."""
 
     tie_rank: torch.Tensor
     offsets: torch.Tensor
@@ -69,37 +70,42 @@ def draw_sampling_noise(batch: int, height: int, width: int, n_points: int, edge
     return SamplingNoise(tie, offsets, torch.stack([rand_x, rand_y], dim=-1))
 
 
-def sample_edge_points(mask: torch.Tensor, noise: SamplingNoise) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_edge_points(mask: torch.Tensor, noise: SamplingNoise) -> torch.Tensor:
     """Sample S = S_E u S_D u S_R (Sec. 4.2 Eq. 4) on a binary mask [B,1,H,W].
 
-    Returns points [B,N,2] long (x, y) and kind [N] (0 edge, 1 disturbed, 2 random); the first
-    mu*N are S_E, the next mu*N S_D (S_D[j] is S_E[j] moved), the rest S_R. When the mask has fewer
-    than mu*N edge pixels the remaining "edge" points fall on random non-edge pixels (ties are
-    broken at random), so they degrade to extra random points. ``noise`` holds the random parts
+    Returns points [B,N,2] long (x, y): the first mu*N are S_E, the next mu*N S_D (S_D[j] is S_E[j]
+    moved), the rest S_R (:func:`point_kinds` labels them). When the mask has fewer than mu*N edge
+    pixels the remaining "edge" points fall on random non-edge pixels (ties are broken at random),
+    so they degrade to extra random points. ``noise`` holds the random parts
     (:func:`draw_sampling_noise`; eval mode uses a fixed draw, which also makes the module traceable
     for ONNX); its batch is B or 1 (one draw shared by every image).
     """
     b, _, h, w = mask.shape
     h, w = int(h), int(w)
-    n_edge, n_random = noise.offsets.shape[1], noise.random_xy.shape[1]
+    n_edge = noise.offsets.shape[1]
     # S_E: the mu*N pixels with the largest Sobel response of the binary mask (Sec. 4.2). Ranking on
     # exact int64 keys (integer response, then a random permutation) has no ties, so every runtime
     # picks the same points and equal responses are chosen at random.
     response = sobel_magnitude(mask, squared=True).flatten(1).round().long()
     flat = (response * (h * w) + noise.tie_rank).topk(n_edge, dim=1).indices
     edge_x, edge_y = flat % w, flat // w
+    edge = torch.stack([edge_x, edge_y], dim=-1)
     # S_D: S_E moved by uniform integer offsets in [-c, c] (Sec. 4.2, c = 3 from App. A.2 Table 5),
     # clamped into the image per axis (bounds from the shape, so nothing is copied to the device).
     offsets = noise.offsets.expand(b, -1, -1)
     disturbed = torch.stack([(edge_x + offsets[..., 0]).clamp(0, w - 1),
                              (edge_y + offsets[..., 1]).clamp(0, h - 1)], dim=-1)
     # S_R: (1 - 2 mu) N points uniform over the image (Sec. 4.2).
-    points = torch.cat([torch.stack([edge_x, edge_y], dim=-1), disturbed,
-                        noise.random_xy.expand(b, -1, -1)], dim=1)
-    kind = torch.cat([torch.full((n_edge,), POINT_EDGE, device=mask.device),
-                      torch.full((n_edge,), POINT_DISTURBED, device=mask.device),
-                      torch.full((n_random,), POINT_RANDOM, device=mask.device)])
-    return points, kind
+    return torch.cat([edge, disturbed, noise.random_xy.expand(b, -1, -1)], dim=1)
+
+
+def point_kinds(noise: SamplingNoise) -> torch.Tensor:
+    """The kind [N] of each point :func:`sample_edge_points` returns for ``noise``: POINT_EDGE,
+    POINT_DISTURBED or POINT_RANDOM."""
+    n_edge, n_random, device = noise.offsets.shape[1], noise.random_xy.shape[1], noise.offsets.device
+    return torch.cat([torch.full((n_edge,), POINT_EDGE, device=device),
+                      torch.full((n_edge,), POINT_DISTURBED, device=device),
+                      torch.full((n_random,), POINT_RANDOM, device=device)])
 
 
 def point_grid(points: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -113,27 +119,31 @@ def sample_point_features(features: Sequence[torch.Tensor], grid: torch.Tensor) 
     """Bilinear features [B, sum C, N] at the :func:`point_grid` points, from maps of any size (Eq. 5).
 
     Sampled in float32 and returned in the features' dtype: an fp16/bf16 grid would misplace the
-    points by up to ~0.2 / ~1.3 pixels of a 640-wide image.
+    points by up to ~0.2 / ~1.3 pixels of a 640-wide image. The maps are read as contiguous NCHW
+    (the CPU kernel is ~10x slower on channels_last; on CUDA the conversion is one small copy).
     """
-    sampled = [F.grid_sample(f.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-               .squeeze(2) for f in features]
+    sampled = [F.grid_sample(f.to(torch.float32, memory_format=torch.contiguous_format), grid,
+                             mode="bilinear", padding_mode="border", align_corners=False).squeeze(2)
+               for f in features]
     return torch.cat(sampled, dim=1).to(features[0].dtype)
 
 
 def substitute_points(feature_map: torch.Tensor, points: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Copy of feature_map [B,C,H,W] with values [B,C,N] written at points (x, y); others unchanged.
 
-    A pixel sampled twice (a disturbed point landing on an edge point) gets the mean of its values,
-    which does not depend on the write order, unlike a plain scatter (on CUDA the order of the
-    atomic additions can still move a pixel hit three or more times by a rounding step).
+    A pixel sampled several times (a disturbed point landing on an edge point) gets the mean of its
+    values, which does not depend on the write order, unlike a plain scatter: the sampled pixels
+    are zeroed, then each value divided by its pixel's count is added (the order of those additions
+    on CUDA can still move a pixel hit three or more times by a rounding step). Two passes over the
+    map, and the gradient of each value is that of a mean.
     """
     b, c, h, w = feature_map.shape
     flat = feature_map.flatten(2)
-    index = (points[..., 1] * w + points[..., 0]).unsqueeze(1)
-    # mean = sum / count via scatter_add (ONNX has no scatter-mean); untouched pixels keep their value.
-    sums = torch.zeros_like(flat).scatter_add(2, index.expand(b, c, -1), values.to(flat.dtype))
-    counts = torch.zeros_like(flat[:, :1]).scatter_add(2, index, torch.ones_like(values[:, :1], dtype=flat.dtype))
-    out = torch.where(counts > 0, sums / counts.clamp(min=1), flat)
+    index = (points[..., 1] * w + points[..., 0]).unsqueeze(1)  # [B,1,N]
+    values = values.to(flat.dtype)
+    counts = torch.zeros_like(flat[:, :1]).scatter_add_(2, index, torch.ones_like(values[:, :1]))
+    index = index.expand(b, c, -1)
+    out = flat.scatter(2, index, 0.0).scatter_add_(2, index, values / counts.gather(2, index[:, :1]))
     return out.view(b, c, h, w)
 
 
@@ -179,7 +189,7 @@ class SEEM(nn.Module):
         """
         h, w = int(depth_features.shape[2]), int(depth_features.shape[3])
         mask = (fg_prob.detach() > 0.5).float()
-        points = sample_edge_points(mask, self.sampling_noise(mask, self.num_points(h, w)))[0]
+        points = sample_edge_points(mask, self.sampling_noise(mask, self.num_points(h, w)))
         grid = point_grid(points, h, w)
         # Eq. 5: F'_j = F_j(S) for j in {E, D, S}; Eq. 6: F'_out = f_theta(F'_E, F'_D, F'_S).
         merged = torch.cat([self.enc_conv(sample_point_features(enc_features, grid)),
