@@ -22,8 +22,9 @@ IDENTITY_NOISE = 1e-5
 def ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-pixel, per-channel clamp((1 - SSIM) / 2, 0, 1) on 3x3 windows [B,C,H,W].
 
-    Semantic-Guided Representation Enhancement, Eq. 2 / Monodepth2: mean-pooled local statistics with reflection padding so the
-    output keeps the input size and the border pixels see mirrored rather than zero neighbours.
+    Semantic-Guided Representation Enhancement, Eq. 2 / Monodepth2: mean-pooled local statistics with
+    reflection padding so the output keeps the input size and the border pixels see mirrored rather
+    than zero neighbours.
     The five statistics go through two stacked pad+pool calls instead of five each: the
     prediction's x, x^2, xy (which carry the gradient in training) and the target's y, y^2 (the
     backward pass pools nothing it does not need). Same numbers as pooling them one by one.
