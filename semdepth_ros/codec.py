@@ -188,33 +188,49 @@ def points_to_cloud_fields(points: np.ndarray, rgb: np.ndarray | None = None,
     Organised keeps the image grid (height=H, width=W) with NaN points for invalid pixels, as
     depth_image_proc does; unorganised drops non-finite points and sets is_dense.
     """
+    return records_to_cloud_fields(cloud_records(points, rgb, label), organised)
+
+
+def cloud_dtype(rgb: bool, label: bool) -> np.dtype:
+    """The point record: x, y, z float32, then rgb float32 (`pack_rgb`) and label uint8, 4-byte aligned."""
+    names: list[tuple[str, str]] = [("x", "f4"), ("y", "f4"), ("z", "f4")]
+    names += [("rgb", "f4")] * rgb + [("label", "u1")] * label
+    offsets = np.cumsum([0] + [np.dtype(kind).itemsize for _, kind in names[:-1]]).tolist()
+    itemsize = -(-(offsets[-1] + np.dtype(names[-1][1]).itemsize) // 4) * 4  # keep 4-byte alignment
+    return np.dtype({"names": [n for n, _ in names], "formats": ["<" + k for _, k in names],
+                     "offsets": offsets, "itemsize": itemsize})
+
+
+def cloud_records(points: np.ndarray, rgb: np.ndarray | None = None,
+                  label: np.ndarray | None = None) -> np.ndarray:
+    """Point records (`cloud_dtype`) on the grid of points [H,W,3] (or [N,3] as [1,N]); padding bytes are 0."""
     points = np.asarray(points, dtype=np.float32)
     if points.ndim not in (2, 3) or points.shape[-1] != 3:
         raise InputError(f"expected points of shape [H,W,3] or [N,3], got {points.shape}")
     grid = points.shape[:-1] if points.ndim == 3 else (1, points.shape[0])
-    names: list[tuple[str, str]] = [("x", "f4"), ("y", "f4"), ("z", "f4")]
     columns: dict[str, np.ndarray] = {"x": points[..., 0], "y": points[..., 1], "z": points[..., 2]}
     if rgb is not None:
-        names.append(("rgb", "f4"))
         columns["rgb"] = pack_rgb(_same_grid(rgb, points.shape[:-1], "rgb", 3))
     if label is not None:
-        names.append(("label", "u1"))
         columns["label"] = _same_grid(label, points.shape[:-1], "label", None)
-    offsets = np.cumsum([0] + [np.dtype(kind).itemsize for _, kind in names[:-1]]).tolist()
-    itemsize = -(-(offsets[-1] + np.dtype(names[-1][1]).itemsize) // 4) * 4  # keep 4-byte alignment
-    dtype = np.dtype({"names": [n for n, _ in names], "formats": ["<" + k for _, k in names],
-                      "offsets": offsets, "itemsize": itemsize})
-    cloud = np.zeros(grid, dtype=dtype)
+    cloud = np.zeros(grid, dtype=cloud_dtype(rgb is not None, label is not None))
     for name, values in columns.items():
         cloud[name] = values.reshape(grid)
+    return cloud
+
+
+def records_to_cloud_fields(cloud: np.ndarray, organised: bool = True) -> dict[str, Any]:
+    """PointCloud2 fields of point records [H,W] (`cloud_records`); unorganised drops non-finite points."""
     if not organised:
-        cloud = cloud[np.isfinite(points.reshape(*grid, 3)).all(axis=-1)].reshape(1, -1)
+        finite = np.isfinite(cloud["x"]) & np.isfinite(cloud["y"]) & np.isfinite(cloud["z"])
+        cloud = cloud[finite].reshape(1, -1)
     height, width = cloud.shape
-    fields = [{"name": n, "offset": int(o), "datatype": FLOAT32 if k == "f4" else UINT8, "count": 1}
-              for (n, k), o in zip(names, offsets)]
+    dtype = cloud.dtype
+    fields = [{"name": n, "offset": int(dtype.fields[n][1]), "datatype": FLOAT32 if dtype.fields[n][0].kind == "f"
+               else UINT8, "count": 1} for n in dtype.names]
     return {"height": int(height), "width": int(width), "fields": fields, "is_bigendian": False,
-            "point_step": itemsize, "row_step": itemsize * int(width), "data": cloud.tobytes(),
-            "is_dense": not organised}
+            "point_step": dtype.itemsize, "row_step": dtype.itemsize * int(width),
+            "data": np.ascontiguousarray(cloud).tobytes(), "is_dense": not organised}
 
 
 def _same_grid(values: np.ndarray, grid: tuple[int, ...], name: str, channels: int | None) -> np.ndarray:

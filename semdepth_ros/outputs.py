@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from semdepth_ros.codec import CAMERA_INFO, IMAGE, POINT_CLOUD, camera_info_fields, depth_to_image_fields, \
-    mono8_fields, points_to_cloud_fields, rgb_to_image_fields
+from semdepth_ros.codec import CAMERA_INFO, IMAGE, POINT_CLOUD, camera_info_fields, cloud_records, \
+    depth_to_image_fields, mono8_fields, records_to_cloud_fields, rgb_to_image_fields
 from semdepth_ros.visualize import colorize_depth, overlay_mask
 
 if TYPE_CHECKING:
     from semdepth_ros.intrinsics import Camera
-    from semdepth_ros.predictor import Prediction
+    from semdepth_ros.prediction import Prediction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,8 @@ def build_outputs(pred: Prediction, rgb: np.ndarray, wanted: Collection[str], ca
     """Message fields of each wanted output of ``pred`` (made from the input image ``rgb``).
 
     camera_info needs the prediction's intrinsics and passes on ``camera``'s distortion; the cloud
-    needs the prediction's points. An output that cannot be made is left out.
+    is the one the engine packed with these settings, else packed here from the prediction's points.
+    An output that cannot be made is left out.
     """
     h, w = pred.depth.shape
 
@@ -77,9 +78,12 @@ def build_outputs(pred: Prediction, rgb: np.ndarray, wanted: Collection[str], ca
         "mask": lambda: mono8_fields(pred.mask * np.uint8(255)),
         "overlay": lambda: rgb_to_image_fields(overlay_mask(image(), pred.mask)),
         "colorized": lambda: rgb_to_image_fields(colorize_depth(pred.depth)),
-        "points": lambda: _cloud(pred, image(), cloud),
+        "points": lambda: records_to_cloud_fields(
+            pred.cloud.records if packed else pack_cloud(pred.depth, pred.points, image(), pred.mask, cloud),
+            organised=cloud.decimation == 1),
     }
-    possible = {"camera_info": pred.intrinsics is not None, "points": pred.points is not None}
+    packed = pred.cloud is not None and pred.cloud.settings == cloud
+    possible = {"camera_info": pred.intrinsics is not None, "points": packed or pred.points is not None}
     return {name: build() for name, build in builders.items() if name in wanted and possible.get(name, True)}
 
 
@@ -90,11 +94,13 @@ def _camera_info(pred: Prediction, camera: Camera | None) -> dict[str, Any]:
     return camera_info_fields(pred.intrinsics, w, h, camera.distortion, camera.distortion_model)
 
 
-def _cloud(pred: Prediction, image: np.ndarray, settings: CloudSettings) -> dict[str, Any]:
-    """Organised cloud of every pixel, or an unorganised one of every n-th pixel; points beyond
-    max_point_range (or of invalid depth) are NaN, and dropped when unorganised."""
+def pack_cloud(depth: np.ndarray, points: np.ndarray, image: np.ndarray, mask: np.ndarray,
+               settings: CloudSettings) -> np.ndarray:
+    """Point records (`codec.cloud_records`) of every n-th pixel; points beyond max_point_range (or of
+    invalid depth) are NaN (an unorganised cloud drops them). The reference the GPU packing
+    (`engine.device_stages.pack_cloud`) is tested against."""
     step = settings.decimation
-    depth = pred.depth[::step, ::step]
+    depth = depth[::step, ::step]
     valid = np.isfinite(depth) & (depth <= settings.max_point_range)
-    points = np.where(valid[..., None], pred.points[::step, ::step], np.float32(np.nan))
-    return points_to_cloud_fields(points, image[::step, ::step], pred.mask[::step, ::step], organised=step == 1)
+    points = np.where(valid[..., None], points[::step, ::step], np.float32(np.nan))
+    return cloud_records(points, image[::step, ::step], mask[::step, ::step])
