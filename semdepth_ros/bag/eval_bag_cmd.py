@@ -16,6 +16,7 @@ from semdepth_ros.bag.eval_bag import SCALE_MODES, EvalOptions, EvalResult, eval
 from semdepth_ros.bag.report import write_report
 from semdepth_ros.bag.transforms import parse_extrinsic
 from semdepth_ros.checkpoint import CheckpointError
+from semdepth_ros.cli.engine_args import add_engine_arguments, engine_options
 from semdepth_ros.metrics import MAX_DEPTH, MIN_DEPTH
 
 
@@ -39,7 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", type=Path, help="rosbag2 folder, or a single .mcap / .db3 file")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="checkpoint file (default: the bundled synthetic-world demo model)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: eval_<bag name>)")
     topics = parser.add_argument_group("topics (found by type when the bag has exactly one candidate)")
     topics.add_argument("--image-topic", help="sensor_msgs/Image or CompressedImage (default /camera/image_raw)")
@@ -77,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="seconds for the node to answer a first frame (default 120)")
     parser.add_argument("--record", type=Path, default=None,
                         help="also write inputs + outputs (depth, mask, overlay, points) to this new mcap bag")
+    add_engine_arguments(parser)
 
 
 def options_from_args(args: argparse.Namespace) -> EvalOptions:
@@ -90,8 +91,11 @@ def _evaluate(args: argparse.Namespace, options: EvalOptions, out: Path) -> Eval
     if args.live:
         from semdepth_ros.bag.live import LiveOptions, evaluate_live  # rclpy only when asked for
 
+        engine = engine_options(args)
         node_params = {"scale_mode": "ground_plane" if args.scale == "ground_plane" else "checkpoint",
-                       "camera_height": repr(float(args.camera_height))}
+                       "camera_height": repr(float(args.camera_height)), "backend": engine.backend,
+                       "precision": engine.precision, "channels_last": str(engine.channels_last).lower(),
+                       "cuda_graph": str(engine.cuda_graph).lower()}
         live = LiveOptions(spawn=not args.no_spawn, namespace=args.node_namespace,
                            checkpoint=str(args.checkpoint) if args.checkpoint else None, device=args.device,
                            node_params=node_params, rate=args.rate, timeout=args.timeout,
@@ -100,7 +104,7 @@ def _evaluate(args: argparse.Namespace, options: EvalOptions, out: Path) -> Eval
     from semdepth_ros.predictor import Predictor
     from semdepth_ros.scale import GroundPlaneScale
 
-    predictor = Predictor.load(args.checkpoint, device=args.device)
+    predictor = Predictor.load(args.checkpoint, device=args.device, options=engine_options(args))
     scale = (GroundPlaneScale(args.camera_height, fallback=predictor.meta.scale_factor)
              if args.scale == "ground_plane" else None)
     return evaluate_offline(args.bag, predictor, options, args.record, scale)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from semdepth_ros.cli.engine_args import add_engine_arguments, engine_options
 from semdepth_ros.imageio import read_rgb
 from semdepth_ros.intrinsics import intrinsics_for_image
 from semdepth_ros.ply import write_ply
@@ -24,15 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--intrinsics", type=Path, default=None,
                         help="intrinsics.yaml (fx, fy, cx, cy) or ROS camera_info YAML; without it the "
                              "point cloud uses KITTI-like intrinsics (a guess)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--resolution", choices=("network", "input"), default="input",
                         help="output size: the network's input size or the image's")
     parser.add_argument("--scale", type=float, default=None,
                         help="metric scale factor (default: the checkpoint's)")
+    add_engine_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    predictor = Predictor.load(args.checkpoint, device=args.device)
+    predictor = Predictor.load(args.checkpoint, device=args.device, options=engine_options(args))
     if predictor.meta.provenance.get("synthetic_demo"):
         print("note: using the bundled synthetic-world demo model, not a KITTI model")
     if args.intrinsics is None:

@@ -33,7 +33,7 @@ from semdepth_ros.predictor import Predictor
 from semdepth_ros.ros import messages
 from semdepth_ros.ros.fastdds import mirror_profiles_variable
 from semdepth_ros.ros.frame_slot import FrameSlot
-from semdepth_ros.ros.params import NodeParams, declare_and_read
+from semdepth_ros.ros.params import NodeParams, declare_and_read, engine_options
 from semdepth_ros.ros.qos import input_qos, output_qos
 from semdepth_ros.ros.stats import FrameStats
 from semdepth_ros.ros.throttle import ProblemThrottle
@@ -75,7 +75,7 @@ class DepthNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"ready: {describe_architecture(meta.model_config)} at {meta.input_height}x{meta.input_width} "
-            f"on {self.predictor.device} from {self.predictor.checkpoint_path}; "
+            f"on {self.predictor.device} ({self.predictor.engine}) from {self.predictor.checkpoint_path}; "
             f"scale {self.params.scale_mode}; listening on {self._image_sub.topic_name} and "
             f"{self._info_sub.topic_name}")
         if meta.provenance.get("synthetic_demo"):
@@ -84,8 +84,9 @@ class DepthNode(Node):
 
     # --- start-up -----------------------------------------------------------------------------
     def _load_predictor(self) -> Predictor:
-        predictor = Predictor.load(self.params.checkpoint or None, device=self.params.device, fp16=self.params.fp16)
-        # The first call pays for allocations; do it now so the first frame has typical latency.
+        predictor = Predictor.load(self.params.checkpoint or None, device=self.params.device,
+                                   options=engine_options(self.params))
+        # The first call pays for allocations (and graph captures); do it now so the first frame has typical latency.
         blank = np.zeros((predictor.height, predictor.width, 3), np.uint8)
         predictor.predict(blank, with_points=False)
         return predictor
@@ -134,7 +135,8 @@ class DepthNode(Node):
             self._problem(f"no camera_info on {self._info_sub.topic_name} and no fallback intrinsics "
                           "(fx, fy, cx, cy): publishing depth and mask but no point cloud", counter=None)
         pred = self.predictor.predict(rgb, None if camera is None else camera.K, self.params.output_resolution,
-                                      scale=self.scale, with_points="points" in wanted)
+                                      scale=self.scale, with_points=False,
+                                      cloud=self.cloud if "points" in wanted else None)
         for name, fields in build_outputs(pred, rgb, wanted, camera, self.cloud).items():
             self._pubs[name].publish(messages.to_message(OUTPUTS[name].msgtype, msg.header, fields))
         self.stats.count("processed")

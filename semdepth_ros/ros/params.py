@@ -11,6 +11,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from semdepth_ros.engine.options import BACKENDS, PRECISIONS, EngineOptions
 from semdepth_ros.outputs import SWITCH_DEFAULTS, CloudSettings
 from semdepth_ros.ros.qos import RELIABILITY
 from semdepth_ros.scale import SCALE_MODES
@@ -32,7 +33,11 @@ SPECS: dict[str, Spec] = {
                            "default model or $SEMDEPTH_DEFAULT_MODEL."),
     "device": Spec("auto", "Inference device: auto (CUDA when available), cpu, cuda or cuda:N.",
                    choices=DEVICES),
-    "fp16": Spec(False, "Half-precision inference (CUDA only)."),
+    "backend": Spec("auto", "Network engine: auto (torch on CUDA; onnxruntime on the CPU when installed), torch, "
+                            "onnxruntime, openvino (CPU).", choices=BACKENDS),
+    "precision": Spec("fp32", "torch backend: fp32, fp16 (CUDA only) or bf16.", choices=PRECISIONS),
+    "channels_last": Spec(True, "torch backend: NHWC memory format (faster convolutions)."),
+    "cuda_graph": Spec(True, "torch backend on CUDA: replay the network and every stage as CUDA graphs."),
     "output_resolution": Spec("network", "Resolution of all outputs: network (the checkpoint's input size, "
                                          "fastest) or input (the camera image size).",
                               choices=OUTPUT_RESOLUTIONS),
@@ -73,7 +78,10 @@ SPECS: dict[str, Spec] = {
 class NodeParams:
     checkpoint: str
     device: str
-    fp16: bool
+    backend: str
+    precision: str
+    channels_last: bool
+    cuda_graph: bool
     output_resolution: str
     scale_mode: str
     camera_height: float
@@ -118,3 +126,8 @@ def declare_and_read(node: Node) -> NodeParams:
         if spec.choices and value not in spec.choices and not cuda_index:
             raise ValueError(f"parameter {name} = '{value}' is not one of: {', '.join(spec.choices)}")
     return NodeParams(**values)
+
+
+def engine_options(params: NodeParams) -> EngineOptions:
+    return EngineOptions(backend=params.backend, precision=params.precision, channels_last=params.channels_last,
+                         cuda_graph=params.cuda_graph)
