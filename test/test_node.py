@@ -196,7 +196,8 @@ def node_a(tmp_path_factory, tiny_checkpoint, context):
     overrides = write_yaml(tmp / "overrides.yaml", {"publish_colorized": True, "stats_period": 0.3,
                                                     "max_point_range": MAX_RANGE})
     node = start(tmp, "a", ["--params-file", str(REPO / "config" / "semdepth.yaml"), "--params-file",
-                            str(overrides), "-p", f"checkpoint:={tiny_checkpoint}", "-r", "__ns:=/sd_a",
+                            str(overrides), "-p", f"checkpoint:={tiny_checkpoint}", "-p", "backend:=onnxruntime",
+                            "-r", "__ns:=/sd_a",
                             "-r", "image:=/cam_a/image_raw", "-r", "camera_info:=/cam_a/camera_info"])
     client = Client(context, "/sd_a", "/cam_a/image_raw", Image, "/cam_a/camera_info")
     header = next_header()
@@ -213,7 +214,7 @@ def node_b(tmp_path_factory, tiny_checkpoint, context):
     params = write_yaml(tmp / "b.yaml", {
         "checkpoint": str(tiny_checkpoint), "use_compressed": True, "output_resolution": "input",
         "cloud_decimation": 2, "scale_mode": "fixed", "fixed_scale": 2.0, "fx": 150.0, "fy": 150.0,
-        "stats_period": 0.3, "publish_colorized": True})
+        "stats_period": 0.3, "publish_colorized": True, "backend": "torch"})
     node = start(tmp, "b", ["--params-file", str(params), "-r", "__ns:=/sd_b",
                             "-r", "image/compressed:=/cam_b/image_raw/compressed",
                             "-r", "camera_info:=/cam_b/info"])
@@ -288,6 +289,12 @@ def test_without_camera_info_depth_and_mask_but_no_cloud(node_a) -> None:
     node, _, first = node_a
     assert set(first) == NO_CLOUD
     assert "no camera_info on /cam_a/camera_info and no fallback intrinsics" in node.log_text()
+
+
+def test_engines_named_in_the_ready_line(node_a, node_b) -> None:
+    """Node A runs the ONNX Runtime engine (every node A test goes through it), node B PyTorch."""
+    assert "(onnxruntime CPUExecutionProvider" in node_a[0].log_text()
+    assert "(torch fp32 channels_last, host stages)" in node_b[0].log_text()
 
 
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])
@@ -436,6 +443,9 @@ def test_start_up_failures_exit_with_one_clear_line(tmp_path, tiny_checkpoint) -
         "cloud_decimation": ["-p", f"checkpoint:={tiny_checkpoint}", "-p", "cloud_decimation:=0"],
         "scale_mode = 'metric' is not one of": ["-p", f"checkpoint:={tiny_checkpoint}",
                                                 "-p", "scale_mode:=metric"],
+        "backend = 'tensorrt' is not one of": ["-p", f"checkpoint:={tiny_checkpoint}", "-p", "backend:=tensorrt"],
+        "backend 'onnxruntime' runs fp32": ["-p", f"checkpoint:={tiny_checkpoint}", "-p", "backend:=onnxruntime",
+                                            "-p", "precision:=bf16"],
     }
     if default_checkpoint_path() is None:
         cases["no checkpoint: set the 'checkpoint' parameter"] = []

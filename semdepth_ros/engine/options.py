@@ -23,7 +23,7 @@ class EngineError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class EngineOptions:
-    backend: str = "auto"            # auto: torch on CUDA; onnxruntime on CPU when installed, else torch
+    backend: str = "auto"            # auto: torch on CUDA; fp32 on the CPU: onnxruntime when installed
     precision: str = "fp32"          # fp16/bf16: weights and activations (torch backend); fp16 needs CUDA
     channels_last: bool = True       # NHWC memory format for the torch backend (faster convolutions)
     cuda_graph: bool = True          # torch on CUDA: replay the network as one CUDA graph per input shape
@@ -45,7 +45,8 @@ def resolve(options: EngineOptions, device: torch.device) -> EngineOptions:
     cuda = device.type == "cuda"
     backend = options.backend
     if backend == "auto":
-        backend = "onnxruntime" if not cuda and installed("onnxruntime") else "torch"
+        cpu_runtime = not cuda and options.precision == "fp32" and installed("onnxruntime")
+        backend = "onnxruntime" if cpu_runtime else "torch"
     for name, module, extra in (("onnxruntime", "onnxruntime", "export"), ("openvino", "openvino", "openvino")):
         if backend == name and not installed(module):
             raise EngineError(f"backend '{name}' needs the {module} package (pip install "
