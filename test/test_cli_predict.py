@@ -5,6 +5,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 
 from semdepth_ros.ply import read_ply
 
@@ -44,10 +45,19 @@ def test_predict_missing_checkpoint_is_clear(tmp_path):
     assert res.returncode != 0 and "checkpoint not found" in res.stderr
 
 
-def test_bench_random_model_reports_figures(tmp_path):
-    res = _semdepth("bench", "--arch", "r18", "--height", "64", "--width", "192", "--iters", "2",
-                    "--warmup", "1", "--device", "cpu", "--json", str(tmp_path / "b.json"))
+def test_bench_times_naive_and_fast_side_by_side(tmp_path):
+    res = _semdepth("bench", "--arch", "r18", "--height", "64", "--width", "192", "--image-height", "120",
+                    "--image-width", "400", "--batches", "1", "2", "--iters", "2", "--warmup", "1", "--device", "cpu",
+                    "--json", str(tmp_path / "b.json"), "--png", str(tmp_path / "b.png"))
     assert res.returncode == 0, res.stderr
-    assert "randomly initialised" in res.stdout and "images/s" in res.stdout
+    assert "speed-up" in res.stdout and "max rel d" in res.stdout
     report = json.loads((tmp_path / "b.json").read_text())
-    assert report["stages_ms"]["total"]["p50"] > 0 and 11 < report["params_encoder_M"] < 12
+    assert [r["paths"]["naive"]["batch"] for r in report["results"]] == [1, 2]
+    for result in report["results"]:
+        naive, fast = result["paths"]["naive"], result["paths"]["fast"]
+        assert naive["engine"] == "torch fp32, host stages" and fast["engine"].startswith("onnxruntime")
+        assert fast["speedup"] == pytest.approx(naive["stages_ms"]["total"]["p50"] / fast["stages_ms"]["total"]["p50"])
+        assert fast["max_rel_depth_diff"] < 1e-4 and 19 < result["params_M"] < 20
+        assert result["paths"]["naive"]["per_image_ms"]["p50"] * result["paths"]["naive"]["batch"] == \
+            pytest.approx(naive["stages_ms"]["total"]["p50"])
+    assert cv2.imread(str(tmp_path / "b.png")) is not None

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from semdepth_ros.checkpoint import CheckpointMeta, load_checkpoint, resolve_checkpoint
 from semdepth_ros.cli.engine_args import add_engine_arguments, engine_options
-from semdepth_ros.engine.options import EngineOptions
+from semdepth_ros.engine.options import EngineOptions, installed
 from semdepth_ros.intrinsics import kitti_like_intrinsics
 from semdepth_ros.model import ModelConfig, SemDepthNet
 from semdepth_ros.outputs import CloudSettings
@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--naive-only", action="store_true", help="time the naive path alone")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time the other engine choices (CPU: torch channels_last fp32/bf16, onnxruntime, "
+                             "openvino when installed; CUDA: fp32/bf16 graphs, fp16 eager, onnxruntime with "
+                             "its CUDA provider): how the defaults were picked")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--png", type=Path, default=None, help="also draw the per-image stage times to this PNG")
     add_engine_arguments(parser)
@@ -97,11 +101,30 @@ def bench_pair(paths: dict[str, Predictor], images: list[np.ndarray], k: np.ndar
         report[name] = {"engine": paths[name].engine, "batch": batch, "stages_ms": stats,
                         "per_image_ms": {q: stats["total"][q] / batch for q in ("p50", "p90")},
                         "images_per_s": batch * 1e3 / stats["total"]["p50"]}
-    if "fast" in report:
-        naive, fast = last["naive"], last["fast"]
-        report["fast"]["speedup"] = report["naive"]["stages_ms"]["total"]["p50"] / report["fast"]["stages_ms"]["total"]["p50"]
-        report["fast"]["max_rel_depth_diff"] = float(np.max(np.abs(fast - naive) / naive))
+    for name in report:
+        if name != "naive":
+            report[name]["speedup"] = report["naive"]["stages_ms"]["total"]["p50"] / report[name]["stages_ms"]["total"]["p50"]
+            report[name]["max_rel_depth_diff"] = float(np.max(np.abs(last[name] - last["naive"]) / last["naive"]))
     return report
+
+
+def comparison_options(device: torch.device) -> dict[str, EngineOptions]:
+    """The other engine choices --compare times (those whose packages are installed)."""
+    if device.type == "cuda":
+        choices = {"fp32 graph": EngineOptions(backend="torch", precision="fp32"),
+                   "bf16 graph": EngineOptions(backend="torch", precision="bf16"),
+                   "fp16 eager": EngineOptions(backend="torch", precision="fp16", cuda_graph=False)}
+        if installed("onnxruntime"):
+            import onnxruntime
+            if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+                choices["onnxruntime"] = EngineOptions(backend="onnxruntime")
+        return choices
+    choices = {"torch cl": EngineOptions(backend="torch"),
+               "bf16 cl": EngineOptions(backend="torch", precision="bf16")}
+    for backend in ("onnxruntime", "openvino"):
+        if installed(backend):
+            choices[backend] = EngineOptions(backend=backend)
+    return choices
 
 
 def _now() -> float:
@@ -122,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
     for source, model, meta in _models(args):
         paths = {"naive": Predictor(copy.deepcopy(model), meta, device, NAIVE)}
         if not args.naive_only:
+            if args.compare:
+                for name, options in comparison_options(device).items():
+                    paths[name] = Predictor(copy.deepcopy(model), meta, device, options)
             paths["fast"] = Predictor(model, meta, device, fast_options)
         for batch in args.batches:
             images = [rng.integers(0, 256, (args.image_height, args.image_width, 3), dtype=np.uint8)
@@ -148,19 +174,18 @@ def _device_name(device: torch.device) -> str:
 def format_report(summary: dict) -> str:
     lines = [f"device: {summary['device']}  torch threads: {summary['threads']}",
              "ms per batch (p50) per stage; total p50/p90 end to end; per image = total / batch"]
-    header = f"{'model':<7}{'batch':>6} {'path':<6}" + "".join(f"{s[:8]:>10}" for s in STAGES) + \
-        f"{'total p50':>11}{'p90':>9}{'per img':>9}{'speed-up':>10}  engine"
+    header = f"{'model':<7}{'batch':>6} {'path':<12}" + "".join(f"{s[:8]:>10}" for s in STAGES) + \
+        f"{'total p50':>11}{'p90':>9}{'per img':>9}{'speed-up':>10}{'max rel d':>10}  engine"
     lines.append(header)
     for result in summary["results"]:
         for name, r in result["paths"].items():
             stages = "".join(f"{r['stages_ms'][s]['p50']:>10.2f}" for s in STAGES)
             speedup = f"{r['speedup']:.2f}x" if "speedup" in r else "1.00x"
-            lines.append(f"{result['model'].split()[0]:<7}{r['batch']:>6} {name:<6}{stages}"
+            diff = f"{r['max_rel_depth_diff']:.1e}" if "max_rel_depth_diff" in r else "0"
+            lines.append(f"{result['model'].split()[0]:<7}{r['batch']:>6} {name:<12}{stages}"
                          f"{r['stages_ms']['total']['p50']:>11.2f}{r['stages_ms']['total']['p90']:>9.2f}"
-                         f"{r['per_image_ms']['p50']:>9.2f}{speedup:>10}  {r['engine']}")
-        fast = result["paths"].get("fast")
-        if fast:
-            lines.append(f"{'':<14}max relative depth difference fast vs naive: {fast['max_rel_depth_diff']:.1e}")
+                         f"{r['per_image_ms']['p50']:>9.2f}{speedup:>10}{diff:>10}  {r['engine']}")
+    lines.append("max rel d: largest relative depth difference from the naive path on the last frame")
     return "\n".join(lines)
 
 
