@@ -168,10 +168,13 @@ def test_onnxruntime_matches_pytorch_and_exports_once(tiny_checkpoint, tmp_path)
     assert sorted(tmp_path.glob("*.onnx")) == exported and exported[0].stat().st_mtime_ns > 0
 
 
-def test_cpu_default_is_onnxruntime(tiny_checkpoint) -> None:
+def test_cpu_default_is_the_fastest_installed_runtime(tiny_checkpoint) -> None:
     predictor = Predictor.load(tiny_checkpoint, device="cpu")
-    assert predictor.options.backend == "onnxruntime" and not predictor.options.device_stages
+    expected = "openvino" if installed("openvino") else "onnxruntime"
+    assert predictor.options.backend == expected and not predictor.options.device_stages
     assert any(cache_dir().glob("*.onnx"))
+    assert Predictor.load(tiny_checkpoint, device="cpu", options=EngineOptions(precision="bf16")).options.backend \
+        == "torch"
 
 
 @pytest.mark.skipif(not installed("openvino"), reason="openvino not installed (optional extra)")

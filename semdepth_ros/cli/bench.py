@@ -4,7 +4,8 @@ naive = what a plain PyTorch deployment does: fp32 eager NCHW network, OpenCV re
 host, numpy points and cloud packing. fast = the engine's options (default: on CUDA the torch backend
 in fp16, channels_last, CUDA graphs, every stage on the GPU and one copy down; on the CPU the default
 CPU backend). Both run the same weights on the same camera images, interleaved iteration by iteration so
-they share the machine's load; both build the node's point cloud. Stage times come from
+they share the machine's load; both build the node's point cloud. The process CPU time is reported
+beside the wall time (on a shared CPU the steadier figure). Stage times come from
 `Prediction.timings` (CUDA events on the device path), end to end from the wall clock around
 `predict_batch`, which returns finished host arrays (so it includes every synchronisation).
 """
@@ -62,13 +63,13 @@ def _models(args: argparse.Namespace) -> list[tuple[str, SemDepthNet, Checkpoint
     if args.checkpoint:
         path = resolve_checkpoint(args.checkpoint)
         model, meta = load_checkpoint(path)
-        return [(str(path), model, meta)]
+        return [(path.name, model, meta)]
     models = []
     for arch in args.arch:
         torch.manual_seed(0)
         config = ModelConfig(num_layers=int(arch[1:]), seem=not args.no_seem, attention=not args.no_attention)
         meta = CheckpointMeta(model_config=config, input_height=args.height, input_width=args.width)
-        models.append((f"{arch} (random weights; speed only)", SemDepthNet(config), meta))
+        models.append((arch, SemDepthNet(config), meta))
     return models
 
 
@@ -80,13 +81,13 @@ def bench_pair(paths: dict[str, Predictor], images: list[np.ndarray], k: np.ndar
                warmup: int, label: str) -> dict[str, dict]:
     """Interleaved timings of each path on the same batch: per stage and end to end, in ms per batch."""
     cloud = CloudSettings()
-    times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in (*STAGES, "total")} for name in paths}
+    times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in (*STAGES, "total", "cpu")} for name in paths}
     last: dict[str, np.ndarray] = {}
     for i in tqdm(range(warmup + iters), desc=label, unit="it"):
         for name, predictor in paths.items():
-            t0 = _now()
+            t0, c0 = _now(), time.process_time()
             preds = predictor.predict_batch(images, intrinsics=k, with_points=False, cloud=cloud)
-            total = (_now() - t0) * 1e3
+            total, cpu = (_now() - t0) * 1e3, (time.process_time() - c0) * 1e3
             last[name] = preds[0].depth
             if i < warmup:
                 continue
@@ -94,6 +95,7 @@ def bench_pair(paths: dict[str, Predictor], images: list[np.ndarray], k: np.ndar
                 per = [p.timings[stage] for p in preds]
                 times[name][stage].append(per[0] if stage in ("preprocess", "network") else sum(per))
             times[name]["total"].append(total)
+            times[name]["cpu"].append(cpu)
     batch = len(images)
     report = {}
     for name, stage_times in times.items():
@@ -152,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
         for batch in args.batches:
             images = [rng.integers(0, 256, (args.image_height, args.image_width, 3), dtype=np.uint8)
                       for _ in range(batch)]
-            report = bench_pair(paths, images, k, args.iters, args.warmup, f"{source.split()[0]} batch {batch}")
-            results.append({"model": source, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+            report = bench_pair(paths, images, k, args.iters, args.warmup, f"{source} batch {batch}")
+            results.append({"model": source, "weights": "checkpoint" if args.checkpoint else "random (speed only)","params_M": sum(p.numel() for p in model.parameters()) / 1e6,
                             "network_input": [meta.input_height, meta.input_width],
                             "image": [args.image_height, args.image_width], "paths": report})
         del paths
@@ -174,18 +176,22 @@ def _device_name(device: torch.device) -> str:
 def format_report(summary: dict) -> str:
     lines = [f"device: {summary['device']}  torch threads: {summary['threads']}",
              "ms per batch (p50) per stage; total p50/p90 end to end; per image = total / batch"]
-    header = f"{'model':<7}{'batch':>6} {'path':<12}" + "".join(f"{s[:8]:>10}" for s in STAGES) + \
-        f"{'total p50':>11}{'p90':>9}{'per img':>9}{'speed-up':>10}{'max rel d':>10}  engine"
+    width = max(7, *(len(r["model"]) + 1 for r in summary["results"]))
+    header = f"{'model':<{width}}{'batch':>6} {'path':<12}" + "".join(f"{s[:8]:>10}" for s in STAGES) + \
+        f"{'total p50':>11}{'p90':>9}{'per img':>9}{'speed-up':>10}{'CPU p50':>9}{'(x)':>7}{'max rel d':>10}  engine"
     lines.append(header)
     for result in summary["results"]:
         for name, r in result["paths"].items():
             stages = "".join(f"{r['stages_ms'][s]['p50']:>10.2f}" for s in STAGES)
             speedup = f"{r['speedup']:.2f}x" if "speedup" in r else "1.00x"
             diff = f"{r['max_rel_depth_diff']:.1e}" if "max_rel_depth_diff" in r else "0"
-            lines.append(f"{result['model'].split()[0]:<7}{r['batch']:>6} {name:<12}{stages}"
+            cpu_speedup = result["paths"]["naive"]["stages_ms"]["cpu"]["p50"] / r["stages_ms"]["cpu"]["p50"]
+            lines.append(f"{result['model']:<{width}}{r['batch']:>6} {name:<12}{stages}"
                          f"{r['stages_ms']['total']['p50']:>11.2f}{r['stages_ms']['total']['p90']:>9.2f}"
-                         f"{r['per_image_ms']['p50']:>9.2f}{speedup:>10}{diff:>10}  {r['engine']}")
-    lines.append("max rel d: largest relative depth difference from the naive path on the last frame")
+                         f"{r['per_image_ms']['p50']:>9.2f}{speedup:>10}{r['stages_ms']['cpu']['p50']:>9.1f}"
+                         f"{cpu_speedup:>6.2f}x{diff:>10}  {r['engine']}")
+    lines.append("CPU p50: process CPU time per batch (all threads; steadier than wall time on a shared machine), "
+                 "(x) its speed-up; max rel d: largest relative depth difference from the naive path, last frame")
     return "\n".join(lines)
 
 
@@ -195,7 +201,7 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(f"{res['model'].split()[0]} b{r['batch']} {name}", r) for res in summary["results"]
+    rows = [(f"{res['model']} b{r['batch']} {name}", r) for res in summary["results"]
             for name, r in res["paths"].items()]
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.5))
     for y, (_, r) in enumerate(rows):

@@ -12,7 +12,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("inference engine")
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
-                       help="network engine; auto: torch on CUDA, onnxruntime on the CPU when installed")
+                       help="network engine; auto: torch on CUDA; on the CPU openvino, else onnxruntime when installed")
     group.add_argument("--precision", choices=PRECISIONS, default="fp32",
                        help="torch backend: fp16 (CUDA) or bf16 weights and activations")
     group.add_argument("--no-channels-last", action="store_true", help="torch backend: keep NCHW memory format")

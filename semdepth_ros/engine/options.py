@@ -1,9 +1,10 @@
 """How the Predictor runs its network: backend, precision, memory format, CUDA graphs, where the stages run.
 
 Defaults are chosen by measurement (docs/benchmarks.md): on a GPU, PyTorch with the whole network
-replayed as one CUDA graph per input shape and every stage on the GPU; on a CPU, ONNX Runtime when it is
-installed (OpenVINO is faster still where installed, but only when asked for). Every invalid
-combination is refused with one sentence when the Predictor is built, never at the first frame.
+replayed as one CUDA graph per input shape and every stage on the GPU; on a CPU, OpenVINO when it is
+installed (the `openvino` extra), else ONNX Runtime (the `export` extra), else PyTorch; all fp32, so
+they give PyTorch's outputs. Every invalid combination is refused with one sentence when the Predictor
+is built, never at the first frame.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+CPU_RUNTIMES = ("openvino", "onnxruntime")  # auto's CPU order: fastest first (docs/benchmarks.md)
 
 
 class EngineError(ValueError):
@@ -23,7 +25,7 @@ class EngineError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class EngineOptions:
-    backend: str = "auto"            # auto: torch on CUDA; fp32 on the CPU: onnxruntime when installed
+    backend: str = "auto"            # auto: torch on CUDA; fp32 on the CPU: openvino, else onnxruntime if installed
     precision: str = "fp32"          # fp16/bf16: weights and activations (torch backend); fp16 needs CUDA
     channels_last: bool = True       # NHWC memory format for the torch backend (faster convolutions)
     cuda_graph: bool = True          # torch on CUDA: replay the network as one CUDA graph per input shape
@@ -45,8 +47,8 @@ def resolve(options: EngineOptions, device: torch.device) -> EngineOptions:
     cuda = device.type == "cuda"
     backend = options.backend
     if backend == "auto":
-        cpu_runtime = not cuda and options.precision == "fp32" and installed("onnxruntime")
-        backend = "onnxruntime" if cpu_runtime else "torch"
+        runtimes = [name for name in CPU_RUNTIMES if installed(name)] if not cuda and options.precision == "fp32" else []
+        backend = runtimes[0] if runtimes else "torch"
     for name, module, extra in (("onnxruntime", "onnxruntime", "export"), ("openvino", "openvino", "openvino")):
         if backend == name and not installed(module):
             raise EngineError(f"backend '{name}' needs the {module} package (pip install "

@@ -33,7 +33,7 @@ SPECS: dict[str, Spec] = {
                            "default model or $SEMDEPTH_DEFAULT_MODEL."),
     "device": Spec("auto", "Inference device: auto (CUDA when available), cpu, cuda or cuda:N.",
                    choices=DEVICES),
-    "backend": Spec("auto", "Network engine: auto (torch on CUDA; onnxruntime on the CPU when installed), torch, "
+    "backend": Spec("auto", "Network engine: auto (torch on CUDA; on the CPU openvino, else onnxruntime when installed), torch, "
                             "onnxruntime, openvino (CPU).", choices=BACKENDS),
     "precision": Spec("fp32", "torch backend: fp32, fp16 (CUDA only) or bf16.", choices=PRECISIONS),
     "channels_last": Spec(True, "torch backend: NHWC memory format (faster convolutions)."),
