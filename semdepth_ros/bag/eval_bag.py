@@ -85,9 +85,6 @@ class CheckpointScale:
     def of(cls, meta: CheckpointMeta | None) -> "CheckpointScale | None":
         return None if meta is None else cls(meta.scale_factor, meta.scale_source, meta.scale_domain)
 
-    def describe(self) -> str:
-        return f"x{self.factor:g} ({self.source}; measured on {self.domain})"
-
 
 @dataclasses.dataclass
 class Sample:

@@ -19,7 +19,7 @@ from semdepth_ros.bag.io import BagError, find_bags
 from semdepth_ros.bag.report import write_report
 from semdepth_ros.bag.selection import FrameSelection, parse_range
 from semdepth_ros.bag.transforms import parse_extrinsic
-from semdepth_ros.checkpoint import CheckpointError
+from semdepth_ros.checkpoint import CheckpointError, read_meta, resolve_checkpoint
 from semdepth_ros.metrics import BASELINE_LABEL, MAX_DEPTH, MIN_DEPTH
 
 
@@ -124,8 +124,6 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
 
 
 def _evaluate(args: argparse.Namespace, bags: list[Path], options: EvalOptions, out: Path) -> list[EvalResult]:
-    from semdepth_ros.checkpoint import read_meta, resolve_checkpoint
-
     if args.live:
         from semdepth_ros.bag.live import LiveOptions, evaluate_live  # rclpy only when asked for
 
@@ -193,8 +191,11 @@ def run(args: argparse.Namespace) -> int:
         print(_line("pooled" if several else Path(result.bag).name, result.summary) + f"  (scale: {args.scale})")
     if result.topics:
         print(f"ground truth: {result.ground_truth}; crop: {result.crop or 'none'}")
+    for each in results if several else []:
+        for warning in each.warnings:
+            print(f"warning: {Path(each.bag).name}: {warning}", file=sys.stderr)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {'pooled: ' if several else ''}{warning}", file=sys.stderr)
     if result.live:
         lv = result.live
         print(f"live: {lv['answered']}/{lv['frames_sent']} answered, {lv['dropped']} dropped, latency p50 "

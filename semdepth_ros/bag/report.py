@@ -134,8 +134,10 @@ def markdown(result: EvalResult, doc: dict[str, Any], plots: list[str]) -> str:
     if bags:
         lines += ["## Per bag and pooled (pooled = every frame of every bag, as if they were one bag)", ""]
         lines += _bags_table(bags, doc) + [""]
-        lines += [f"- `{Path(b['bag']).name}`: ground truth {b.get('ground_truth') or 'n/a'}; crop "
-                  f"{b.get('crop') or 'none'} ({b.get('crop_reason') or 'n/a'})" for b in bags]
+        for b in bags:
+            lines += [f"- `{Path(b['bag']).name}`: ground truth {b.get('ground_truth') or 'n/a'}; crop "
+                      f"{b.get('crop') or 'none'} ({b.get('crop_reason') or 'n/a'})"]
+            lines += [f"  - **WARNING:** {warning}" for warning in b.get("warnings", [])]
     else:
         topics = result.topics
         if topics:
