@@ -16,18 +16,19 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, Evaluator, Recorder, StopEvaluation, decode, \
     run_on_bag
 from semdepth_ros.bag.frames import BagFrame, GroundTruth
 from semdepth_ros.bag.io import header, stamp_to_ns, typestore
 from semdepth_ros.codec import COMPRESSED_IMAGE, IMAGE, image_fields, image_fields_to_depth
-from semdepth_ros.outputs import OUTPUTS, enabled
+from semdepth_ros.outputs import OUTPUTS, depth_for_evaluation, enabled
 from semdepth_ros.ros.node_process import NodeProcess
 from semdepth_ros.ros.replay_link import ReplayLink
 
@@ -204,7 +205,7 @@ class LiveSession:
             self.evaluator.add(frame, "no_gt", latency_ms=latency_ms)
             return
         depth = image_fields_to_depth(**image_fields(typestore().deserialize_cdr(depth_raw, IMAGE)))
-        self.evaluator.add(frame, "ok", gt, np.nan_to_num(depth, nan=0.0), rgb, latency_ms=latency_ms)
+        self.evaluator.add(frame, "ok", gt, depth_for_evaluation(depth), rgb, latency_ms=latency_ms)
 
     def stats(self) -> dict[str, Any]:
         lat = np.array(self.latencies) * 1e3
@@ -224,6 +225,22 @@ class LiveSession:
 def _rate(times: list[float]) -> float:
     """Events per second between the first and the last event."""
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
+
+
+@contextlib.contextmanager
+def _starting_node(frames: Iterable[BagFrame]) -> Iterator[None]:
+    """While the node starts (model load, DDS discovery: seconds to minutes), the frames' progress bar
+    says so, and its clock restarts afterwards so the start-up does not inflate the rate and ETA."""
+    if not isinstance(frames, tqdm):
+        yield
+        return
+    description = frames.desc
+    frames.set_description_str(f"{description}: starting the depth node (loading the model)")
+    try:
+        yield
+    finally:
+        frames.set_description_str(description)
+        frames.unpause()
 
 
 def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
@@ -250,7 +267,8 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
             stack.callback(link.close)
             session = LiveSession(link, answers, outputs, live, evaluator, ground_truth, recorder, result, node)
             try:
-                session.warm_up(first)
+                with _starting_node(frames):
+                    session.warm_up(first)
                 session.run(itertools.chain([first], frames))
             finally:
                 result.live = session.stats()
