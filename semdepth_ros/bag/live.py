@@ -228,19 +228,20 @@ def _rate(times: list[float]) -> float:
 
 
 @contextlib.contextmanager
-def _starting_node(frames: Iterable[BagFrame]) -> Iterator[None]:
+def _starting_node(bar: Iterable[BagFrame]) -> Iterator[None]:
     """While the node starts (model load, DDS discovery: seconds to minutes), the frames' progress bar
-    says so, and its clock restarts afterwards so the start-up does not inflate the rate and ETA."""
-    if not isinstance(frames, tqdm):
+    (when they come with one) says so, and its clock restarts afterwards so the start-up does not
+    inflate the rate and ETA."""
+    if not isinstance(bar, tqdm):
         yield
         return
-    description = frames.desc
-    frames.set_description_str(f"{description}: starting the depth node (loading the model)")
+    description = bar.desc
+    bar.set_description_str(f"{description}: starting the depth node (loading the model)")
     try:
         yield
     finally:
-        frames.set_description_str(description)
-        frames.unpause()
+        bar.set_description_str(description)
+        bar.unpause()
 
 
 def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
@@ -250,7 +251,7 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
 
     def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator,
                recorder: Recorder | None, result: EvalResult) -> None:
-        frames = iter(frames)
+        bar, frames = frames, iter(frames)
         first = next(frames, None)
         if first is None:
             return
@@ -267,7 +268,7 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
             stack.callback(link.close)
             session = LiveSession(link, answers, outputs, live, evaluator, ground_truth, recorder, result, node)
             try:
-                with _starting_node(frames):
+                with _starting_node(bar):
                     session.warm_up(first)
                 session.run(itertools.chain([first], frames))
             finally:
