@@ -43,11 +43,16 @@ class CheckpointMeta:
     max_depth: float = 100.0
     scale_factor: float = 1.0
     scale_source: str = "none"
+    scale_domain: str = "unknown (not recorded)"   # the data the scale was measured on (older files: unknown)
     foreground_classes: list[str] = dataclasses.field(default_factory=lambda: list(FOREGROUND_CLASSES))
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     package_version: str = __version__
     format_version: int = FORMAT_VERSION
+
+    def describe_scale(self) -> str:
+        """The metric scale with where it came from, for logs and reports."""
+        return f"x{self.scale_factor:g} ({self.scale_source}; measured on {self.scale_domain})"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

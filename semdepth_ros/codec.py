@@ -188,10 +188,13 @@ def mono8_fields(image: np.ndarray) -> ImageFields:
     return _fields(image, "mono8")
 
 
+DEPTH_ENCODINGS = ("32FC1", "16UC1")  # REP 118: metres / millimetres
+
+
 def image_fields_to_depth(encoding: str, height: int, width: int, step: int, data: Any,
                           is_bigendian: int = 0) -> np.ndarray:
     """Depth image (32FC1 metres or 16UC1 millimetres, REP 118) to HxW float32 metres, NaN invalid."""
-    sizes = {"32FC1": ("f4", 4), "16UC1": ("u2", 2)}
+    sizes = dict(zip(DEPTH_ENCODINGS, (("f4", 4), ("u2", 2))))
     if encoding not in sizes:
         raise InputError(f"unsupported depth encoding '{encoding}'; expected 32FC1 or 16UC1", "unsupported_encoding")
     kind, size = sizes[encoding]

@@ -266,10 +266,17 @@ class Trainer:
                               min_depth=cfg.loss.min_depth, max_depth=cfg.loss.max_depth,
                               scale_factor=cfg.pose.dataset_scale if metric else 1.0,
                               scale_source="dataset poses" if metric else "none",
+                              scale_domain=self.scale_domain() if metric else "none (no metric scale)",
                               training={"epoch": self.epoch, "step": self.step, "val": self.last_val,
                                         "config": cfg.to_dict()},
                               provenance={"run_dir": str(self.run_dir.resolve()),
                                           "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def scale_domain(self) -> str:
+        """The data whose camera poses set the metric scale (the checkpoint's metres hold there)."""
+        data = self.config.data
+        where = "the synthetic street world" if data.dataset == "synthetic" else f"{data.dataset} data at {data.path}"
+        return f"{where} (training poses, x{self.config.pose.dataset_scale:g})"
 
     def _save(self, epoch_file: bool = False) -> None:
         """Node checkpoint(s), then the resume state (each written atomically)."""

@@ -23,14 +23,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, Evaluator, Recorder, StopEvaluation, decode, \
-    run_on_bag
+from semdepth_ros.bag.eval_bag import CheckpointScale, EvalOptions, EvalResult, Evaluator, Recorder, \
+    StopEvaluation, decode, run_on_bag
 from semdepth_ros.bag.frames import BagFrame, GroundTruth
 from semdepth_ros.bag.io import header, stamp_to_ns, typestore
+from semdepth_ros.checkpoint import CheckpointMeta
 from semdepth_ros.codec import COMPRESSED_IMAGE, IMAGE, image_fields, image_fields_to_depth
 from semdepth_ros.outputs import OUTPUTS, depth_for_evaluation, enabled
 from semdepth_ros.ros.node_process import NodeProcess
 from semdepth_ros.ros.replay_link import ReplayLink
+from semdepth_ros.scale import Scale
 
 # Node outputs worth recording: those a node with default parameters publishes (topic -> type name).
 RECORDED = {OUTPUTS[name].topic: OUTPUTS[name].msgtype for name in enabled()}
@@ -48,6 +50,14 @@ class LiveOptions:
     timeout: float = 2.0                   # s without depth before a frame counts as dropped
     startup_timeout: float = 120.0         # s for the node to load its model and answer a first frame
     log_path: Path = Path("semdepth_node.log")  # the spawned node's output
+    checkpoint_meta: CheckpointMeta | None = None  # the node's checkpoint, when known: its stored scale
+
+    @property
+    def published_scale(self) -> Scale | None:
+        """The metric scale in the node's depth when it is the checkpoint's (scale_mode checkpoint)."""
+        if self.checkpoint_meta is None or self.node_params.get("scale_mode", "checkpoint") != "checkpoint":
+            return None
+        return Scale(self.checkpoint_meta.scale_factor, "checkpoint")
 
 
 def node_ros_args(options: LiveOptions, compressed: bool) -> list[str]:
@@ -205,7 +215,8 @@ class LiveSession:
             self.evaluator.add(frame, "no_gt", latency_ms=latency_ms)
             return
         depth = image_fields_to_depth(**image_fields(typestore().deserialize_cdr(depth_raw, IMAGE)))
-        self.evaluator.add(frame, "ok", gt, depth_for_evaluation(depth), rgb, latency_ms=latency_ms)
+        self.evaluator.add(frame, "ok", gt, depth_for_evaluation(depth), rgb, scale=self.options.published_scale,
+                           latency_ms=latency_ms)
 
     def stats(self) -> dict[str, Any]:
         lat = np.array(self.latencies) * 1e3
@@ -274,4 +285,4 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
             finally:
                 result.live = session.stats()
 
-    return run_on_bag(bag, "live", options, handle, record)
+    return run_on_bag(bag, "live", options, handle, record, CheckpointScale.of(live.checkpoint_meta))

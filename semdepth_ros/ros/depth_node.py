@@ -89,7 +89,8 @@ class DepthNode(Node):
         self.get_logger().info(
             f"ready: {describe_architecture(meta.model_config)} at {meta.input_height}x{meta.input_width} "
             f"on {self.predictor.device} from {self.predictor.checkpoint_path}; "
-            f"scale {self.params.scale_mode}; listening on {self._image_sub.topic_name} and "
+            f"scale {self.params.scale_mode} (now x{self.scale.current.factor:g} from {self.scale.current.source}; "
+            f"checkpoint {meta.describe_scale()}); listening on {self._image_sub.topic_name} and "
             f"{self._info_sub.topic_name} ({self.params.input_reliability})")
         if meta.provenance.get("synthetic_demo"):
             self.get_logger().warning("this is the bundled synthetic-world demo model, not a KITTI model: "
@@ -257,6 +258,7 @@ class DepthNode(Node):
                   "latency_p50_ms": f"{report.latency_p50_ms:.1f}",
                   "latency_p90_ms": f"{report.latency_p90_ms:.1f}",
                   "scale_mode": self.params.scale_mode, "scale": f"{self.scale.current.factor:.4f}",
+                  "scale_source": self.scale.current.source, "checkpoint_scale": self.predictor.meta.describe_scale(),
                   "checkpoint": str(self.predictor.checkpoint_path)}
         status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]
         self._diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),

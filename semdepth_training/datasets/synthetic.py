@@ -17,7 +17,9 @@ from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence
 class SyntheticDataset(SampleDataset):
     """``num_sequences`` sequences of ``config.num_frames`` frames; targets are the frames with all
     ``frame_ids`` neighbours. ``config`` sets the world and render size (default: SynthConfig at
-    the network size, so no resampling); its seed is replaced per sequence."""
+    the network size, so no resampling); its seed is replaced per sequence. ``config.realism``
+    picks the basic street or the domain-randomised ones, whose camera (K) differs per sequence
+    (docs/synthetic.md)."""
 
     def __init__(self, num_sequences: int = 2, config: SynthConfig | None = None, height: int = 192,
                  width: int = 640, frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False,
