@@ -58,10 +58,13 @@ def node_r(tmp_path_factory, tiny_checkpoint, context):
     node = start(tmp, "r", ["--params-file", str(params), "-r", "__ns:=/bad_r", "-r", "image:=/bad_r/image",
                             "-r", "camera_info:=/bad_r/camera_info"])
     client = Client(context, "/bad_r", "/bad_r/image", Image, "/bad_r/camera_info")
-    good_frame(client, node)
-    yield node, client
-    client.node.destroy_node()
-    assert node.stop() == 0, node.log_text()
+    try:
+        good_frame(client, node)
+        yield node, client
+    finally:                                  # also when the first frame fails: never leave a node running
+        client.node.destroy_node()
+        code = node.stop()
+    assert code == 0, node.log_text()
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +76,13 @@ def node_c(tmp_path_factory, tiny_checkpoint, context):
     node = start(tmp, "c", ["--params-file", str(params), "-r", "__ns:=/bad_c",
                             "-r", "image/compressed:=/bad_c/image/compressed", "-r", "camera_info:=/bad_c/camera_info"])
     client = Client(context, "/bad_c", "/bad_c/image/compressed", CompressedImage, "/bad_c/camera_info")
-    good_frame(client, node)
-    yield node, client
-    client.node.destroy_node()
-    assert node.stop() == 0, node.log_text()
+    try:
+        good_frame(client, node)
+        yield node, client
+    finally:
+        client.node.destroy_node()
+        code = node.stop()
+    assert code == 0, node.log_text()
 
 
 def good_frame(client: Client, node: NodeProcess, expect: frozenset[str] = ALL, **send_args) -> dict[str, object]:

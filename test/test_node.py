@@ -52,11 +52,14 @@ def node_a(tmp_path_factory, tiny_checkpoint, context):
                             str(overrides), "-p", f"checkpoint:={tiny_checkpoint}", "-r", "__ns:=/sd_a",
                             "-r", "image:=/cam_a/image_raw", "-r", "camera_info:=/cam_a/camera_info"])
     client = Client(context, "/sd_a", "/cam_a/image_raw", Image, "/cam_a/camera_info")
-    header = next_header()
-    first = client.exchange(raw_image(header, make_image()), header, expect=NO_CLOUD, camera_info=None)
-    yield node, client, first
-    client.node.destroy_node()
-    assert node.stop() == 0, node.log_text()
+    try:
+        header = next_header()
+        first = client.exchange(raw_image(header, make_image()), header, expect=NO_CLOUD, camera_info=None)
+        yield node, client, first
+    finally:                                  # also when the first frame fails: never leave a node running
+        client.node.destroy_node()
+        code = node.stop()
+    assert code == 0, node.log_text()
 
 
 @pytest.fixture(scope="module")
