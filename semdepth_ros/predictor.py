@@ -10,6 +10,7 @@ it again. The model stays in eval mode without autograd and reuses its input buf
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import os
 import time
@@ -39,6 +40,7 @@ class Prediction:
     intrinsics: np.ndarray | None      # 3x3 at the output resolution, or None
     timings: dict[str, float]          # milliseconds per stage
     scale: Scale = NO_SCALE.current    # the factor applied to the network's depth, and its source
+    depth_cap: float = math.inf        # metres: the network's max_depth x scale, where its depth saturates
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -162,7 +164,8 @@ class Predictor:
         points = self._points(depth, k_out) if with_points else None
         t2 = time.perf_counter()
         timings = {**stage_ms, "postprocess": (t1 - t0) * 1e3, "pointcloud": (t2 - t1) * 1e3}
-        return Prediction(depth, fg.astype(np.float32, copy=False), mask, points, k_out, timings, scale)
+        return Prediction(depth, fg.astype(np.float32, copy=False), mask, points, k_out, timings, scale,
+                          self.meta.max_depth * scale.factor)
 
     @staticmethod
     def _points(depth: np.ndarray, k_out: np.ndarray | None) -> np.ndarray | None:

@@ -48,6 +48,7 @@ def test_demo_writes_every_output(tmp_path, tiny_checkpoint):
     res = _demo("--frames", "6", "--checkpoint", str(tiny_checkpoint), "--out", str(out))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "fps" in res.stdout and "latency p50" in res.stdout and "abs_rel" in res.stdout
+    assert ": starting the depth node (loading the model)" in res.stderr   # the progress bar says why it waits
 
     montage = cv2.imread(str(out / "montage.png"))
     assert montage is not None and montage.shape[1] >= 3 * 192

@@ -16,11 +16,12 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from semdepth_ros.bag.eval_bag import CheckpointScale, EvalOptions, EvalResult, Evaluator, Recorder, \
     StopEvaluation, decode, run_on_bag
@@ -28,7 +29,7 @@ from semdepth_ros.bag.frames import BagFrame, GroundTruth
 from semdepth_ros.bag.io import header, stamp_to_ns, typestore
 from semdepth_ros.checkpoint import CheckpointMeta
 from semdepth_ros.codec import COMPRESSED_IMAGE, IMAGE, image_fields, image_fields_to_depth
-from semdepth_ros.outputs import OUTPUTS, enabled
+from semdepth_ros.outputs import OUTPUTS, depth_for_evaluation, enabled
 from semdepth_ros.ros.node_process import NodeProcess
 from semdepth_ros.ros.replay_link import ReplayLink
 from semdepth_ros.scale import Scale
@@ -214,7 +215,7 @@ class LiveSession:
             self.evaluator.add(frame, "no_gt", latency_ms=latency_ms)
             return
         depth = image_fields_to_depth(**image_fields(typestore().deserialize_cdr(depth_raw, IMAGE)))
-        self.evaluator.add(frame, "ok", gt, np.nan_to_num(depth, nan=0.0), rgb, scale=self.options.published_scale,
+        self.evaluator.add(frame, "ok", gt, depth_for_evaluation(depth), rgb, scale=self.options.published_scale,
                            latency_ms=latency_ms)
 
     def stats(self) -> dict[str, Any]:
@@ -237,6 +238,23 @@ def _rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
 
 
+@contextlib.contextmanager
+def _starting_node(bar: Iterable[BagFrame]) -> Iterator[None]:
+    """While the node starts (model load, DDS discovery: seconds to minutes), the frames' progress bar
+    (when they come with one) says so, and its clock restarts afterwards so the start-up does not
+    inflate the rate and ETA."""
+    if not isinstance(bar, tqdm):
+        yield
+        return
+    description = bar.desc
+    bar.set_description_str(f"{description}: starting the depth node (loading the model)")
+    try:
+        yield
+    finally:
+        bar.set_description_str(description)
+        bar.unpause()
+
+
 def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
                   record: str | Path | None = None) -> EvalResult:
     """Replay the bag through the node (spawned or already running) and evaluate what it answers."""
@@ -244,7 +262,7 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
 
     def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator,
                recorder: Recorder | None, result: EvalResult) -> None:
-        frames = iter(frames)
+        bar, frames = frames, iter(frames)
         first = next(frames, None)
         if first is None:
             return
@@ -261,7 +279,8 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
             stack.callback(link.close)
             session = LiveSession(link, answers, outputs, live, evaluator, ground_truth, recorder, result, node)
             try:
-                session.warm_up(first)
+                with _starting_node(bar):
+                    session.warm_up(first)
                 session.run(itertools.chain([first], frames))
             finally:
                 result.live = session.stats()

@@ -24,15 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="encoder of the random network (ignored with --checkpoint)")
     parser.add_argument("--no-seem", action="store_true", help="random network without SEEM")
     parser.add_argument("--no-attention", action="store_true", help="random network without attention")
-    parser.add_argument("--height", type=int, default=192)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--image-height", type=int, default=375, help="camera image height")
-    parser.add_argument("--image-width", type=int, default=1242, help="camera image width")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--height", type=int, default=192,
+                        help="network input height of the random network (default %(default)s; ignored with "
+                             "--checkpoint, which fixes it)")
+    parser.add_argument("--width", type=int, default=640,
+                        help="network input width of the random network (default %(default)s; ignored with "
+                             "--checkpoint)")
+    parser.add_argument("--image-height", type=int, default=375,
+                        help="camera image height the timed images have (default %(default)s, KITTI)")
+    parser.add_argument("--image-width", type=int, default=1242,
+                        help="camera image width (default %(default)s, KITTI)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1, help="images per call (default %(default)s)")
+    parser.add_argument("--iters", type=int, default=20, help="timed iterations (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed iterations first, for allocations and caches (default %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
 
