@@ -30,7 +30,7 @@ from semdepth_ros.engine.networks import build_network
 from semdepth_ros.engine.options import EngineOptions, resolve
 from semdepth_ros.geometry import depth_to_points, disp_to_depth, scale_intrinsics
 from semdepth_ros.model import SemDepthNet
-from semdepth_ros.outputs import CloudSettings, pack_cloud
+from semdepth_ros.outputs import OutputSettings, pack_cloud, valid_depth
 from semdepth_ros.prediction import PackedCloud, Prediction
 from semdepth_ros.scale import FixedScale, ScalePolicy
 
@@ -85,7 +85,7 @@ class Predictor:
 
     def predict(self, image: np.ndarray, intrinsics: np.ndarray | None = None, output: str = "network",
                 scale: ScalePolicy | float | None = None, with_points: bool = True,
-                cloud: CloudSettings | None = None) -> Prediction:
+                cloud: OutputSettings | None = None) -> Prediction:
         """Predict one HxWx3 uint8 RGB image; ``intrinsics`` describe that input image.
 
         ``scale``: None = the checkpoint's factor, a number = that fixed factor, or a policy
@@ -96,7 +96,7 @@ class Predictor:
 
     def predict_batch(self, images: Sequence[np.ndarray] | np.ndarray, intrinsics: np.ndarray | None = None,
                       output: str = "network", scale: ScalePolicy | float | None = None,
-                      with_points: bool = True, cloud: CloudSettings | None = None) -> list[Prediction]:
+                      with_points: bool = True, cloud: OutputSettings | None = None) -> list[Prediction]:
         """Predict a batch of same-camera images (list or BxHxWx3 array); a policy sees them in order."""
         if output not in OUTPUT_SIZES:
             raise ValueError(f"output must be 'network' or 'input', not {output!r}")
@@ -120,7 +120,7 @@ class Predictor:
 
     # --- the host path: OpenCV/numpy stages around the network (the reference) --------------------
     def _run_host(self, images: list[np.ndarray], intrinsics: np.ndarray | None, output: str, policy: ScalePolicy,
-                  with_points: bool, cloud: CloudSettings | None) -> list[Prediction]:
+                  with_points: bool, cloud: OutputSettings | None) -> list[Prediction]:
         t0 = time.perf_counter()
         resized = [self._resize(image) for image in images]
         tensor = self._preprocess(resized)
@@ -160,7 +160,7 @@ class Predictor:
 
     def _postprocess(self, image: np.ndarray, small: np.ndarray, depth: np.ndarray, fg: np.ndarray,
                      intrinsics: np.ndarray | None, output: str, policy: ScalePolicy, with_points: bool,
-                     cloud: CloudSettings | None, stage_ms: dict[str, float]) -> Prediction:
+                     cloud: OutputSettings | None, stage_ms: dict[str, float]) -> Prediction:
         """Output size, mask, output intrinsics and metric scale; then the points (and cloud) of the metric depth."""
         t0 = time.perf_counter()
         in_h, in_w = image.shape[:2]
@@ -173,16 +173,19 @@ class Predictor:
         scale = policy.scale_for(depth, mask, k_out)
         depth = (depth * np.float32(scale.factor)).astype(np.float32, copy=False)
         t1 = time.perf_counter()
-        points = packed = None
+        pred = Prediction(depth, fg.astype(np.float32, copy=False), mask, None, k_out, {}, scale,
+                          self.meta.max_depth * scale.factor)
         if k_out is not None and (with_points or cloud is not None):
-            points = depth_to_points(depth, k_out)
+            pred.points = depth_to_points(depth, k_out)
             if cloud is not None:
                 colours = image if output == "input" else small
-                packed = PackedCloud(cloud, pack_cloud(depth, points, colours, mask, cloud))
+                pred.cloud = PackedCloud(cloud, pack_cloud(pred.points, valid_depth(pred, cloud.max_point_range),
+                                                           colours, mask, cloud.decimation))
+            if not with_points:
+                pred.points = None
         t2 = time.perf_counter()
-        timings = {**stage_ms, "postprocess": (t1 - t0) * 1e3, "pointcloud": (t2 - t1) * 1e3}
-        return Prediction(depth, fg.astype(np.float32, copy=False), mask, points if with_points else None, k_out,
-                          timings, scale, packed)
+        pred.timings = {**stage_ms, "postprocess": (t1 - t0) * 1e3, "pointcloud": (t2 - t1) * 1e3}
+        return pred
 
     def _sync(self) -> None:
         if self.device.type == "cuda":

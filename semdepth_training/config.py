@@ -20,9 +20,11 @@ import yaml
 from semdepth_ros.model import ModelConfig
 from semdepth_training.datasets import DATASETS
 from semdepth_training.datasets.base import check_size
+from semdepth_training.distributed import BACKENDS as DIST_BACKENDS
 from semdepth_training.losses import LossSettings
 
 DEVICES = ("auto", "cpu", "cuda")
+LR_SCALINGS = ("none", "linear", "sqrt")
 CROPS = ("garg", "eigen")
 POSE_SOURCES = ("network", "dataset")
 
@@ -72,12 +74,15 @@ class OptimConfig:
     learning_rate: float = 1e-4
     scheduler_step_size: int = 15
     scheduler_gamma: float = 0.1
+    # With N processes (torchrun) the batch per step is batch_size * N: "linear" multiplies the
+    # learning rate by N, "sqrt" by sqrt(N), "none" keeps it (docs/training.md).
+    lr_scaling: str = "none"
 
 
 @dataclass
 class RunConfig:
-    """Execution: seeds, device, AMP, logging cadence, and ``max_steps`` (total optimiser steps) for
-    short runs."""
+    """Execution: seeds, device, AMP, logging and saving cadence, ``max_steps`` (total optimiser
+    steps) for short runs, and the distributed settings used under torchrun."""
 
     seed: int = 0
     device: str = "auto"
@@ -86,6 +91,13 @@ class RunConfig:
     log_every: int = 50
     image_every: int = 500
     validate: bool = True
+    # The resume state is saved at every epoch end and also every N steps and/or M minutes, so a
+    # kill loses at most that much work (null turns a cadence off).
+    save_every_steps: int | None = None
+    save_every_minutes: float | None = 10.0
+    sync_batchnorm: bool = False           # distributed: BatchNorm statistics over all processes' samples
+    dist_backend: str = "auto"             # auto (NCCL on CUDA, gloo on CPU), nccl or gloo
+    dist_timeout_minutes: float = 30.0     # a collective waiting longer (a dead or stuck rank) fails
 
 
 @dataclass
@@ -217,6 +229,8 @@ def _validate(config: TrainConfig) -> None:
             raise ValueError(f"optim.{name} must be >= 1, got {getattr(optim, name)}")
     if optim.learning_rate <= 0 or not 0 < optim.scheduler_gamma <= 1:
         raise ValueError("optim.learning_rate must be > 0 and optim.scheduler_gamma in (0, 1]")
+    if optim.lr_scaling not in LR_SCALINGS:
+        raise ValueError(f"optim.lr_scaling must be one of {', '.join(LR_SCALINGS)}, not {optim.lr_scaling!r}")
     if not loss.scales or loss.scales[0] != 0 or not set(loss.scales) <= {0, 1, 2, 3} \
             or sorted(set(loss.scales)) != list(loss.scales):
         raise ValueError(f"loss.scales must be increasing values from 0..3 starting at 0, got {list(loss.scales)}")
@@ -228,6 +242,14 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"run.max_steps must be >= 1 or null, got {run.max_steps}")
     if run.log_every < 1 or run.image_every < 1:
         raise ValueError("run.log_every and run.image_every must be >= 1")
+    if run.save_every_steps is not None and run.save_every_steps < 1:
+        raise ValueError(f"run.save_every_steps must be >= 1 or null, got {run.save_every_steps}")
+    if run.save_every_minutes is not None and run.save_every_minutes <= 0:
+        raise ValueError(f"run.save_every_minutes must be > 0 or null, got {run.save_every_minutes}")
+    if run.dist_backend not in DIST_BACKENDS:
+        raise ValueError(f"run.dist_backend must be one of {', '.join(DIST_BACKENDS)}, not {run.dist_backend!r}")
+    if run.dist_timeout_minutes <= 0:
+        raise ValueError(f"run.dist_timeout_minutes must be > 0, got {run.dist_timeout_minutes}")
 
 
 def _plain(value: Any) -> Any:

@@ -105,11 +105,12 @@ def export_onnx(model: SemDepthNet, meta: CheckpointMeta, path: str | os.PathLik
     return report
 
 
-def with_scale(meta: CheckpointMeta, factor: float, source: str, details: dict[str, Any],
+def with_scale(meta: CheckpointMeta, factor: float, source: str, domain: str, details: dict[str, Any],
                exported_from: str) -> CheckpointMeta:
-    """Metadata carrying the metric factor and where it came from."""
+    """Metadata carrying the metric factor, how it was found and the data it was measured on."""
     if not np.isfinite(factor) or factor <= 0:
         raise ExportError(f"scale factor must be a positive number, got {factor}")
     provenance = {**meta.provenance, "exported_from": exported_from,
                   "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "scale": details}
-    return dataclasses.replace(meta, scale_factor=float(factor), scale_source=source, provenance=provenance)
+    return dataclasses.replace(meta, scale_factor=float(factor), scale_source=source, scale_domain=domain,
+                               provenance=provenance)

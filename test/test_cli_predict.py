@@ -61,3 +61,36 @@ def test_bench_times_naive_and_fast_side_by_side(tmp_path):
         assert result["paths"]["naive"]["per_image_ms"]["p50"] * result["paths"]["naive"]["batch"] == \
             pytest.approx(naive["stages_ms"]["total"]["p50"])
     assert cv2.imread(str(tmp_path / "b.png")) is not None
+
+
+def test_predict_checks_every_input_before_loading_the_model(tmp_path):
+    """The checkpoint does not exist either: the inputs are reported, so they were checked first."""
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.zeros((40, 60, 3), np.uint8))
+    res = _semdepth("predict", str(tmp_path / "missing.png"), str(big), str(tmp_path), "--checkpoint",
+                    str(tmp_path / "none.pt"), "--out", str(tmp_path / "o"), "--max-input-pixels", "2000")
+    assert res.returncode == 1 and "checkpoint" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "3 of 3 input files unusable: image file missing:" in res.stderr
+    assert "big.png: image of 60x40 = 0.0 MP exceeds the limit of 2000 pixels (0.0 MP, --max-input-pixels)" \
+        in res.stderr and "is a directory, not an image file" in res.stderr
+
+
+def test_version_names_package_torch_and_cuda():
+    res = _semdepth("--version", timeout=120)
+    assert res.returncode == 0, res.stderr
+    import torch
+
+    from semdepth_ros import __version__
+    assert res.stdout.startswith(f"semdepth_ros {__version__} (torch {torch.__version__}, ")
+    assert ("CUDA" in res.stdout) and (("no usable CUDA" in res.stdout) != torch.cuda.is_available())
+
+
+def test_every_bench_option_has_help():
+    import argparse
+
+    from semdepth_ros.cli import bench
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    undocumented = [a.dest for a in parser._actions if not a.help]
+    assert not undocumented, undocumented

@@ -21,7 +21,8 @@ from semdepth_ros.engine.onnx_export import cache_dir
 from semdepth_ros.engine.options import EngineError, EngineOptions, installed
 from semdepth_ros.geometry import depth_to_points
 from semdepth_ros.intrinsics import kitti_like_intrinsics
-from semdepth_ros.outputs import CloudSettings, build_outputs, enabled, pack_cloud
+from semdepth_ros.outputs import OutputSettings, build_outputs, enabled, pack_cloud, valid_depth
+from semdepth_ros.prediction import Prediction
 from semdepth_ros.predictor import Predictor
 from semdepth_ros.scale import GroundPlaneScale
 
@@ -80,32 +81,50 @@ def test_points_match_depth_image_proc_formula() -> None:
 
 @pytest.mark.parametrize("step", [1, 3])
 def test_cloud_packing_gives_the_reference_records(step: int) -> None:
-    """Same bytes for rgb (rviz packing) and label, same NaN rule, points equal to float rounding."""
+    """Same bytes for rgb (rviz packing), label and padding, the same NaN rule (`outputs.valid_depth`:
+    not finite, saturated at the network's cap, beyond the range), points equal to float rounding."""
     rng = np.random.default_rng(4)
     h, w = 30, 50
     depth = (rng.random((h, w), dtype=np.float32) * 30).astype(np.float32)
     depth[0, :5] = np.nan
+    depth[1, :7] = 25.0  # at the cap of 25 m: saturated
     k = kitti_like_intrinsics(w, h)
     points = depth_to_points(depth, k)
     rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     mask = rng.integers(0, 2, (h, w), dtype=np.uint8)
-    settings = CloudSettings(max_point_range=20.0, decimation=step)
-    expected = pack_cloud(depth, points, rgb, mask, settings)
+    pred = Prediction(depth, mask.astype(np.float32), mask, points, k, {}, depth_cap=25.0)
+    valid = valid_depth(pred, 20.0)
+    expected = pack_cloud(points, valid, rgb, mask, step)
     packed = device_stages.pack_cloud(torch.from_numpy(depth)[None], torch.from_numpy(points)[None],
                                       torch.from_numpy(rgb)[None].float(), torch.from_numpy(mask)[None],
-                                      settings.max_point_range, step)[0].numpy()
+                                      20.0, torch.tensor([25.0]), step)[0].numpy()
     got = packed.view(expected.dtype).reshape(expected.shape)
     assert got.dtype.itemsize == 20 and got.shape == expected.shape
     tail = (np.ascontiguousarray(r).view(np.uint8).reshape(*r.shape, 20)[..., 12:] for r in (got, expected))
     np.testing.assert_array_equal(*tail)  # rgb bits, label, zero padding: byte for byte
     for name in "xyz":
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-6, equal_nan=True)
-    assert np.isnan(got["z"]).sum() == (~np.isfinite(depth[::step, ::step]) | (depth[::step, ::step] > 20)).sum()
+    assert np.isnan(got["z"]).sum() == (~valid[::step, ::step]).sum() > 0
+
+
+def test_saturated_depth_is_left_out_on_both_paths(tiny_checkpoint) -> None:
+    """A disparity head pushed to ~0 puts every pixel at the network's cap (the sky case):
+    both paths leave exactly the `valid_depth` rejects out of the cloud."""
+    ref, fast = predictors(tiny_checkpoint, backend="torch", device_stages=True, channels_last=False)
+    for predictor in (ref, fast):
+        head = predictor.model.depth_decoder.heads[0].conv
+        head.bias.data.fill_(-30.0)
+    image, k = camera_image(64, 192), kitti_like_intrinsics(192, 64)
+    settings = OutputSettings(max_point_range=1e4)
+    for pred in (p.predict(image, k, cloud=settings, scale=2.0) for p in (ref, fast)):
+        assert pred.depth_cap == pytest.approx(200.0)
+        nan = np.isnan(pred.cloud.records["z"])
+        assert nan.all() and not valid_depth(pred, settings.max_point_range).any()
 
 
 # --- the device path through Predictor.predict ----------------------------------------------------
 
-def _compare(ref, fast, image, k, output, rtol=1e-5, cloud=CloudSettings(max_point_range=30.0)) -> None:
+def _compare(ref, fast, image, k, output, rtol=1e-5, cloud=OutputSettings(max_point_range=30.0)) -> None:
     a = ref.predict(image, k, output, cloud=cloud)
     b = fast.predict(image, k, output, cloud=cloud)
     assert b.depth.shape == a.depth.shape and b.depth.dtype == np.float32 and b.mask.dtype == np.uint8
@@ -134,7 +153,7 @@ def test_device_stages_batch_decimated_cloud_and_ground_plane(tiny_checkpoint) -
     ref, fast = predictors(tiny_checkpoint, backend="torch", device_stages=True)
     images = [camera_image(96, 288, seed) for seed in range(3)]
     k = kitti_like_intrinsics(288, 96)
-    cloud = CloudSettings(max_point_range=25.0, decimation=2)
+    cloud = OutputSettings(max_point_range=25.0, decimation=2)
     a = ref.predict_batch(images, k, cloud=cloud, scale=GroundPlaneScale(1.65, 5.0))
     b = fast.predict_batch(images, k, cloud=cloud, scale=GroundPlaneScale(1.65, 5.0))
     for pa, pb, image in zip(a, b, images):
@@ -262,7 +281,7 @@ def test_cuda_batch_and_ground_plane(decisive_checkpoint, exact_fp32) -> None:
     ref, fast = _tiny_cuda_pair(decisive_checkpoint, channels_last=False)
     images = [camera_image(375, 1242, seed) for seed in range(4)]
     k = kitti_like_intrinsics(1242, 375)
-    cloud = CloudSettings()
+    cloud = OutputSettings()
     a = ref.predict_batch(images, k, cloud=cloud, scale=GroundPlaneScale(1.65, 5.0))
     b = fast.predict_batch(images, k, cloud=cloud, scale=GroundPlaneScale(1.65, 5.0))
     for pa, pb in zip(a, b):

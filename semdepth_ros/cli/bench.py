@@ -26,7 +26,7 @@ from semdepth_ros.cli.engine_args import add_engine_arguments, engine_options
 from semdepth_ros.engine.options import EngineOptions, installed
 from semdepth_ros.intrinsics import kitti_like_intrinsics
 from semdepth_ros.model import ModelConfig, SemDepthNet
-from semdepth_ros.outputs import CloudSettings
+from semdepth_ros.outputs import OutputSettings
 from semdepth_ros.predictor import Predictor, resolve_device
 
 STAGES = ("preprocess", "network", "postprocess", "pointcloud")
@@ -40,14 +40,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="encoders of the random networks (ignored with --checkpoint)")
     parser.add_argument("--no-seem", action="store_true", help="random network without SEEM")
     parser.add_argument("--no-attention", action="store_true", help="random network without attention")
-    parser.add_argument("--height", type=int, default=192)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--image-height", type=int, default=375, help="camera image height")
-    parser.add_argument("--image-width", type=int, default=1242, help="camera image width")
+    parser.add_argument("--height", type=int, default=192,
+                        help="network input height of the random networks (default %(default)s; ignored with "
+                             "--checkpoint, which fixes it)")
+    parser.add_argument("--width", type=int, default=640,
+                        help="network input width of the random networks (default %(default)s; ignored with "
+                             "--checkpoint)")
+    parser.add_argument("--image-height", type=int, default=375,
+                        help="camera image height the timed images have (default %(default)s, KITTI)")
+    parser.add_argument("--image-width", type=int, default=1242,
+                        help="camera image width (default %(default)s, KITTI)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8],
-                        help="batch sizes (1: the node; 8: bag evaluation, reported per image)")
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+                        help="batch sizes (default 1 8; 1: the node, 8: bag evaluation, reported per image)")
+    parser.add_argument("--iters", type=int, default=20, help="timed iterations per path (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed iterations first, for allocations, caches and graph captures "
+                             "(default %(default)s)")
     parser.add_argument("--naive-only", action="store_true", help="time the naive path alone")
     parser.add_argument("--compare", action="store_true",
                         help="also time the other engine choices (CPU: torch channels_last fp32/bf16, onnxruntime, "
@@ -80,7 +88,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 def bench_pair(paths: dict[str, Predictor], images: list[np.ndarray], k: np.ndarray, iters: int,
                warmup: int, label: str) -> dict[str, dict]:
     """Interleaved timings of each path on the same batch: per stage and end to end, in ms per batch."""
-    cloud = CloudSettings()
+    cloud = OutputSettings()
     times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in (*STAGES, "total", "cpu")} for name in paths}
     last: dict[str, np.ndarray] = {}
     for i in tqdm(range(warmup + iters), desc=label, unit="it"):

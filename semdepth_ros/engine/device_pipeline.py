@@ -28,7 +28,7 @@ from semdepth_ros.engine.device_stages import CLOUD_COLUMNS, depth_to_points, di
 from semdepth_ros.engine.networks import NetworkEngine
 from semdepth_ros.geometry import scale_intrinsics
 from semdepth_ros.model.cuda_graph import CapturedNetwork
-from semdepth_ros.outputs import CloudSettings
+from semdepth_ros.outputs import OutputSettings
 from semdepth_ros.prediction import PackedCloud, Prediction
 from semdepth_ros.scale import FixedScale, Scale, ScalePolicy
 
@@ -73,10 +73,10 @@ def _postprocess(disp: torch.Tensor, fg: torch.Tensor, out_hw: tuple[int, int], 
 
 
 def _finish(depth: torch.Tensor, prob: torch.Tensor, mask: torch.Tensor, rgb: torch.Tensor, params: torch.Tensor,
-            with_points: bool, cloud: CloudSettings | None) -> torch.Tensor:
+            with_points: bool, cloud: OutputSettings | None) -> torch.Tensor:
     """Metric depth, points and cloud records, as one flat byte buffer: depth, fg, [points], [cloud], mask.
 
-    ``params`` [B,10]: the output intrinsics (row-major 3x3) and the scale factor of each image.
+    ``params`` [B,11]: the output intrinsics (row-major 3x3), the scale factor and the depth cap of each image.
     """
     metric = depth * params[:, 9, None, None]
     parts = [metric, prob]
@@ -85,7 +85,7 @@ def _finish(depth: torch.Tensor, prob: torch.Tensor, mask: torch.Tensor, rgb: to
         if with_points:
             parts.append(points)
         if cloud is not None:
-            parts.append(pack_cloud(metric, points, rgb, mask, cloud.max_point_range, cloud.decimation))
+            parts.append(pack_cloud(metric, points, rgb, mask, cloud.max_point_range, params[:, 10], cloud.decimation))
     parts = [part.contiguous().view(torch.uint8).reshape(-1) for part in parts]
     return torch.cat((*parts, mask.reshape(-1)))
 
@@ -127,7 +127,7 @@ class DevicePipeline:
         return device
 
     def run(self, images: Sequence[np.ndarray], intrinsics: np.ndarray | None, output: str, policy: ScalePolicy,
-            with_points: bool, cloud: CloudSettings | None) -> list[Prediction]:
+            with_points: bool, cloud: OutputSettings | None) -> list[Prediction]:
         """Predictions for same-size uint8 RGB images (checked by the caller)."""
         start = time.perf_counter()
         batch, (in_h, in_w) = len(images), images[0].shape[:2]
@@ -154,10 +154,12 @@ class DevicePipeline:
             policy_start = time.perf_counter()
             scales = self._scales(policy, depth, mask, k_out, batch)
             policy_ms = (time.perf_counter() - policy_start) * 1e3
-            params = np.zeros((batch, 10), np.float32)
-            params[:, :9] = 0.0 if k_out is None else k_out.reshape(1, 9)
-            params[:, 9] = [s.factor for s in scales]
-            params = torch.from_numpy(params).to(self.device, non_blocking=True)
+            params = torch.zeros((batch, 11), dtype=torch.float32, pin_memory=self.device.type == "cuda")
+            if k_out is not None:
+                params[:, :9] = torch.from_numpy(k_out.reshape(1, 9).astype(np.float32))
+            params[:, 9] = torch.tensor([s.factor for s in scales])
+            params[:, 10] = params[:, 9] * self.meta.max_depth
+            params = params.to(self.device, non_blocking=True)
             rgb = uploaded if output == "input" else levels.permute(0, 2, 3, 1)
             finish = functools.partial(_finish, with_points=with_points, cloud=cloud)
             flat = self._stage(("finish", with_points, cloud), finish, depth, prob, mask, rgb, params)
@@ -172,7 +174,8 @@ class DevicePipeline:
         # Batch stages: preprocess and network per batch (as the host path reports them), the rest per image.
         timings = {"preprocess": staging_ms + pre_ms, "network": net_ms,
                    "postprocess": (post_ms + policy_ms) / batch, "pointcloud": finish_ms / batch}
-        return self._unpack(host.numpy(), batch, (out_h, out_w), k_out, scales, with_points, cloud, timings)
+        return self._unpack(host.numpy(), batch, (out_h, out_w), k_out, scales, self.meta.max_depth, with_points,
+                            cloud, timings)
 
     @staticmethod
     def _scales(policy: ScalePolicy, depth: torch.Tensor, mask: torch.Tensor, k_out: np.ndarray | None,
@@ -185,7 +188,7 @@ class DevicePipeline:
 
     @staticmethod
     def _unpack(data: np.ndarray, batch: int, out_hw: tuple[int, int], k_out: np.ndarray | None,
-                scales: list[Scale], with_points: bool, cloud: CloudSettings | None,
+                scales: list[Scale], max_depth: float, with_points: bool, cloud: OutputSettings | None,
                 timings: dict[str, float]) -> list[Prediction]:
         """Numpy views of the flat buffer (the layout `_finish` writes)."""
         h, w = out_hw
@@ -208,5 +211,6 @@ class DevicePipeline:
             records = take((*grid, CLOUD_COLUMNS), np.float32).view(cloud_dtype(True, True)).reshape(grid)
         mask = take((batch, h, w), np.uint8)
         return [Prediction(depth[i], prob[i], mask[i], None if points is None else points[i], k_out, dict(timings),
-                           scales[i], None if records is None else PackedCloud(cloud, records[i]))
+                           scales[i], max_depth * scales[i].factor,
+                           None if records is None else PackedCloud(cloud, records[i]))
                 for i in range(batch)]

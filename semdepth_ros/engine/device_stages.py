@@ -6,8 +6,9 @@ Each function matches its numpy/OpenCV reference, which the host path of the Pre
   levels like OpenCV's uint8 output), INTER_LINEAR for depth and foreground at the input size;
 - points follow `semdepth_ros.geometry.depth_to_points` (depth_image_proc's formula);
 - the cloud is the PointCloud2 record layout of `semdepth_ros.codec.cloud_records` (x, y, z, rgb, label
-  in 20 bytes) with the NaN and decimation rules of `semdepth_ros.outputs.pack_cloud`, built as a
-  float32 [..., 5] tensor whose last two columns carry the rgb and label bits.
+  in 20 bytes) with the validity rule of `semdepth_ros.outputs.valid_depth` and the decimation of
+  `semdepth_ros.outputs.pack_cloud`, built as a float32 [..., 5] tensor whose last two columns carry
+  the rgb and label bits.
 No function synchronises with the host or copies from it, so the stages can be captured in a CUDA graph.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+
+from semdepth_ros.outputs import SATURATION
 
 CLOUD_COLUMNS = 5  # x, y, z, rgb (packed 0x00RRGGBB bits), label (uint8 in the low byte)
 
@@ -105,15 +108,16 @@ def pack_rgb(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def pack_cloud(depth: torch.Tensor, points: torch.Tensor, rgb: torch.Tensor, label: torch.Tensor,
-               max_range: float, step: int) -> torch.Tensor:
+               max_range: float, depth_cap: torch.Tensor, step: int) -> torch.Tensor:
     """Cloud records as float32 [B, h', w', 5] (bytes = `codec.cloud_records` on little-endian hosts).
 
-    depth [B, H, W] metric, points [B, H, W, 3], rgb levels [B, H, W, 3], label [B, H, W] (0/1); every
-    ``step``-th pixel both ways; points of non-finite depth or depth beyond ``max_range`` are NaN
-    (`outputs.pack_cloud`). Dropping them from an unorganised cloud is left to the host.
+    depth [B, H, W] metric, points [B, H, W, 3], rgb levels [B, H, W, 3], label [B, H, W] (0/1),
+    depth_cap [B] (the network's max depth x scale); every ``step``-th pixel both ways; points where
+    `outputs.valid_depth` rejects the depth (not finite, saturated at the cap, beyond ``max_range``) are
+    NaN. Dropping them from an unorganised cloud is left to the host.
     """
     depth, points = depth[:, ::step, ::step], points[:, ::step, ::step]
-    valid = torch.isfinite(depth) & (depth <= max_range)
+    valid = torch.isfinite(depth) & (depth < SATURATION * depth_cap[:, None, None]) & (depth <= max_range)
     xyz = torch.where(valid[..., None], points, torch.full_like(points[..., :1], float("nan")))
     colour = pack_rgb(rgb[:, ::step, ::step])
     labels = label[:, ::step, ::step].to(torch.int32).view(torch.float32)

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from semdepth_ros.kitti_split import read_split
 from semdepth_synth import SynthConfig
 from semdepth_training.datasets.base import SampleDataset
 from semdepth_training.datasets.image_folder import ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS, KittiRawDataset
-from semdepth_training.datasets.splits import fetch_split, read_split
+from semdepth_training.datasets.splits import fetch_split
 from semdepth_training.datasets.synthetic import SyntheticDataset
 
 if TYPE_CHECKING:
