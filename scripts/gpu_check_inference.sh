@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
-export SEMDEPTH_CACHE="$OUT/onnx_cache"
+export SEMDEPTH_CACHE="${SEMDEPTH_CACHE:-$(mktemp -d)}"  # exported ONNX files stay out of $OUT
 status=0
 step() {  # step NAME COMMAND...: run, keep the log, remember a failure
   local name="$1"; shift
@@ -57,7 +57,7 @@ for name in ("rclpy", "rosbags"):  # the engine and these checks must not need t
 if [ "$DEVICE" = cuda ]; then
   TESTS=(-k "cuda or captured")
   BENCH=(--arch r50 r18 --batches 1 8 --iters 50 --warmup 5)
-  NETWORK=(--device cuda --archs 50 18 --batches 1 8 --iters 30 --warmup 5)
+  NETWORK=(--device cuda --archs 50 18 --batches 1 8 --iters 20 --warmup 5)
 else
   TESTS=()
   BENCH=(--arch r18 --height 64 --width 192 --image-height 120 --image-width 400 --batches 1 2 --iters 2 --warmup 1)
