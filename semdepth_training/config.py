@@ -25,7 +25,7 @@ from semdepth_training.losses import LossSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-AUGMENT_PLACES = ("device", "loader")
+AUGMENT_PLACES = ("auto", "device", "loader")
 LR_SCALINGS = ("none", "linear", "sqrt")
 CROPS = ("garg", "eigen")
 POSE_SOURCES = ("network", "dataset")
@@ -37,8 +37,9 @@ class DataConfig:
     (e.g. KITTI ``ext``/``intrinsics``, folder ``stride``, synthetic generator settings).
 
     ``augment_on``: where flips, colour jitter and the image pyramid run: "device" (batched on the
-    training device after upload; the loader workers only decode and resize) or "loader" (in the
-    workers, on the CPU). ``cache_dir``: decoded frames at the training size are kept there (memory-
+    training device after upload; the loader workers only decode and resize), "loader" (in the
+    workers, on the CPU) or "auto" (the device on CUDA, the workers on the CPU, where they work in
+    parallel with the step). ``cache_dir``: decoded frames at the training size are kept there (memory-
     mapped .npy per source folder, built on first use, rebuilt for files that change), so epochs
     after the first decode nothing; at most ``cache_max_gb`` (docs/training.md)."""
 
@@ -54,7 +55,7 @@ class DataConfig:
     eval_crop: str | None = "garg"         # crop for the per-epoch AbsRel ("garg" for KITTI, None for dense GT)
     options: dict[str, Any] = field(default_factory=dict)
     val_options: dict[str, Any] = field(default_factory=dict)
-    augment_on: str = "device"
+    augment_on: str = "auto"
     cache_dir: str | None = None
     cache_max_gb: float = 100.0
 

@@ -132,6 +132,8 @@ class Trainer:
         self.autocast_dtype = autocast_dtype(config.run.precision, self.device)
         self.channels_last = (config.run.channels_last if config.run.channels_last is not None
                               else self.device.type == "cuda")
+        self.augment_on_device = config.data.augment_on == "device" or (
+            config.data.augment_on == "auto" and self.device.type == "cuda")
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         has_state = self._check_run_dir(resume)
@@ -221,9 +223,9 @@ class Trainer:
         return {"epoch": self.epoch, "step": self.step, "stopped": self._stopping, "val": self.last_val}
 
     def _loader(self, dataset: SampleDataset, sampler: Iterable[int], generator_seed: int) -> DataLoader:
-        """Workers return compact batches (uint8 frames, augmentation parameters), or, with
-        ``data.augment_on: loader``, batches they expanded themselves on the CPU."""
-        collate = collate_expanded if self.config.data.augment_on == "loader" else None
+        """Workers return compact batches (uint8 frames, augmentation parameters) to expand on the
+        device, or batches they expanded themselves on the CPU (``data.augment_on``)."""
+        collate = None if self.augment_on_device else collate_expanded
         return DataLoader(dataset, batch_size=self.config.optim.batch_size, sampler=sampler,
                           num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
                           worker_init_fn=ignore_stop_signals_in_worker, collate_fn=collate,

@@ -2,9 +2,9 @@
 
 The workers only decode (or read from the frame cache), resize to the training size and draw the
 augmentation parameters; the per-pixel work (flip, float conversion, the image pyramid, colour jitter)
-runs here, batched, where the batch is: on the GPU after upload in training (``data.augment_on:
-device``), or in the workers (``loader``, the CPU path). Both give the same numbers
-(test/test_train_speed.py).
+runs here, batched, where the batch is: on the GPU after upload in training (``data.augment_on``
+"device", the default on CUDA), or in the workers ("loader", the default on the CPU). Both give the
+same numbers as the per-sample CPU path this replaced (test/test_train_speed.py).
 
 A compact sample (:func:`semdepth_training.datasets.base.compact_sample`) holds ``("image", f)``
 [3,H,W] uint8 at the training size, not flipped; ``"flip"`` (bool) and ``"jitter"`` (float64
