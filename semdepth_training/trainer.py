@@ -43,6 +43,7 @@ from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import OptimConfig, TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
+from semdepth_training.datasets.augment import upload
 from semdepth_training.datasets.batch import collate_expanded, expand_batch, is_compact
 from semdepth_training.distributed import World
 from semdepth_training.losses import LossResult, compute_losses
@@ -296,7 +297,7 @@ class Trainer:
         if is_compact(batch):
             inputs = expand_batch(batch, self.device)
         else:
-            inputs = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            inputs = {k: upload(v, self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         if self.channels_last:
             for f in self.config.data.frame_ids:
                 inputs[("color_aug", f, 0)] = inputs[("color_aug", f, 0)].contiguous(memory_format=torch.channels_last)

@@ -49,6 +49,14 @@ def sample_jitter(generator: torch.Generator) -> JitterParams:
                         hue=uniform(-HUE, HUE), order=order)
 
 
+def upload(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on ``device`` without making the host wait for the GPU: copies from pageable
+    memory may wait for the queued work, so small tensors made on the host go through pinned memory."""
+    if device.type == "cuda" and tensor.device.type == "cpu" and not tensor.is_pinned():
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 def jitter_vector(params: JitterParams | None) -> torch.Tensor:
     """The float64 [JITTER_SIZE] form a sample carries (None: no jitter, the identity)."""
     if params is None:
@@ -83,7 +91,7 @@ def jitter_batch(images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
             images = _blend(images, blend, ops)
         hue_rows = torch.nonzero((ops == _HUE_OP) & changes[:, _HUE_OP]).flatten()
         if len(hue_rows):
-            rows = hue_rows.to(images.device)
+            rows = upload(hue_rows, images.device)
             shifted = _shift_hue(images.index_select(0, rows), factors[hue_rows, _HUE_OP])
             images = images.index_copy(0, rows, shifted)
     return images
@@ -95,13 +103,13 @@ def _blend(images: torch.Tensor, factor: torch.Tensor, ops: torch.Tensor) -> tor
     device = images.device
 
     def column(values: torch.Tensor) -> torch.Tensor:
-        return values.to(torch.float32).view(-1, 1, 1, 1).to(device, non_blocking=True)
+        return upload(values.to(torch.float32).view(-1, 1, 1, 1), device)
 
     other = torch.zeros((), device=device)  # brightness blends with black
     if bool((ops == 1).any() | (ops == 2).any()):
         gray = _grayscale(images)
-        use_gray = (ops == 2).view(-1, 1, 1, 1).to(device, non_blocking=True)
-        use_mean = (ops == 1).view(-1, 1, 1, 1).to(device, non_blocking=True)
+        use_gray = upload((ops == 2).view(-1, 1, 1, 1), device)
+        use_mean = upload((ops == 1).view(-1, 1, 1, 1), device)
         other = torch.where(use_gray, gray, torch.where(use_mean, gray.mean((1, 2, 3), keepdim=True), 0.0))
     return (column(factor) * images + column(1.0 - factor) * other).clamp(0.0, 1.0)
 
@@ -116,7 +124,7 @@ def _grayscale(image: torch.Tensor) -> torch.Tensor:
 def _shift_hue(images: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate the hue of images [n,3,H,W] by ``shift`` [n] (float64, in turns)."""
     h, s, v = rgb_to_hsv(images).unbind(-3)
-    turns = shift.to(torch.float32).view(-1, 1, 1).to(images.device, non_blocking=True)
+    turns = upload(shift.to(torch.float32).view(-1, 1, 1), images.device)
     return hsv_to_rgb(torch.stack([(h + turns) % 1.0, s, v], -3))
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import default_collate
 
-from semdepth_training.datasets.augment import jitter_batch
+from semdepth_training.datasets.augment import jitter_batch, upload
 
 NUM_SCALES = 4
 COMPACT_KEYS = ("flip", "jitter")
@@ -42,14 +42,14 @@ def expand_batch(batch: Sample, device: torch.device | str | None = None) -> Sam
     """
     device = torch.device(device) if device is not None else batch["jitter"].device
     frames = sorted(key[1] for key in batch if isinstance(key, tuple) and key[0] == "image")
-    out: Sample = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+    out: Sample = {k: upload(v, device) if torch.is_tensor(v) else v for k, v in batch.items()
                    if k not in COMPACT_KEYS and not (isinstance(k, tuple) and k[0] == "image")}
     count = len(batch["jitter"])
     # All frames as one [F*B] batch: one pass of each op instead of one per frame.
-    images = torch.cat([batch[("image", f)].to(device, non_blocking=True) for f in frames])
+    images = torch.cat([upload(batch[("image", f)], device) for f in frames])
     flip = batch["flip"].to("cpu", torch.bool)
     if bool(flip.any()):
-        mirror = flip.repeat(len(frames)).view(-1, 1, 1, 1).to(device, non_blocking=True)
+        mirror = upload(flip.repeat(len(frames)).view(-1, 1, 1, 1), device)
         images = torch.where(mirror, images.flip(-1), images)
     color = images.float().div_(255.0)
     pyramid = [color] + [F.avg_pool2d(color, 2 ** s) for s in range(1, NUM_SCALES)]

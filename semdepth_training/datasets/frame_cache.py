@@ -140,7 +140,7 @@ class FrameCache:
             stale.unlink()
         old_rows = len(plan.frames)
         grow = plan.rows != old_rows or not npy.is_file()
-        tmp = npy.with_suffix(f".{os.getpid()}.tmp")
+        tmp = self.root / f"{plan.stem}.npy.{os.getpid()}.tmp"
         if grow:
             array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(plan.rows, *self.size[::-1], 3))
             if old_rows:
@@ -191,7 +191,7 @@ class _Plan:
 def _stem(folder: Path, size: tuple[int, int]) -> str:
     """Readable and unique: the folder's last names, the size, and a hash of the absolute path."""
     digest = hashlib.sha1(f"{folder}|{size[0]}x{size[1]}|{FORMAT_VERSION}".encode()).hexdigest()[:12]
-    readable = "_".join(folder.parts[-3:]).replace(os.sep, "_")
+    readable = "_".join(folder.parts[-3:])
     return f"{readable}_{size[0]}x{size[1]}_{digest}"
 
 
@@ -220,7 +220,7 @@ def _read_index(path: Path, folder: Path, size: tuple[int, int]) -> dict[str, di
 
 
 def _write_index(path: Path, folder: Path, size: tuple[int, int], frames: dict[str, dict]) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp = path.parent / f"{path.name}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps({"version": FORMAT_VERSION, "folder": str(folder), "size": list(size),
                                "frames": frames}))
     os.replace(tmp, path)
