@@ -344,3 +344,13 @@ def test_cuda_fast_step_matches_fp32(tmp_path: Path) -> None:
         assert actual[name] == pytest.approx(expected[name], rel=2e-2), name
     fast.train_step(batch)
     assert all(torch.isfinite(p).all() for p in fast.model.parameters())
+
+
+@CUDA
+def test_cuda_loss_readings_lag_one_step() -> None:
+    readings = LossReadings(torch.device("cuda"))
+    readings.put(1, torch.tensor(0.25, device="cuda"))
+    readings.put(2, torch.tensor(float("nan"), device="cuda"))
+    assert readings.take(keep_newest=True) == [(1, 0.25)]
+    (step, value), = readings.take(keep_newest=False)
+    assert step == 2 and value != value
