@@ -6,9 +6,10 @@ branch) and the paper's (kitti_r50_semdepth.yaml: ResNet-50, semantic branch, SE
 (Trainer.train) is timed over --steps optimiser steps after --warmup ones (CUDA-synchronised at both
 ends; images/s = steps x batch / seconds), on two paths:
 
-  naive  today's settings before the fast path: run.precision fp16 on CUDA (fp32 on the CPU), flips,
-         jitter and the image pyramid per sample in the loader workers (data.augment_on: loader),
-         every frame decoded from its file, contiguous (NCHW) networks;
+  naive  the settings from before the fast path: run.precision fp16 on CUDA (fp32 on the CPU), flips,
+         jitter and the image pyramid in the loader workers on the CPU (data.augment_on: loader),
+         every frame decoded from its file, contiguous (NCHW) networks (the loop's own changes, the
+         loss read one step late and fused Adam, apply to both paths);
   fast   run.precision auto (bf16 on CUDA), channels_last networks, augmentation batched on the device
          after upload (data.augment_on: device), frames from the resized-frame cache (data.cache_dir,
          built before the timing: its time is the fast rows' start-up).
