@@ -168,3 +168,41 @@ def ignore_stop_signals_in_worker(worker_id: int) -> None:
     it would break the main process's final save; the main process alone decides when to stop."""
     for signum in GracefulStop.SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+
+
+class LossReadings:
+    """Each step's loss brought to the host without making the host wait for the device.
+
+    Reading a CUDA loss right after its step (``.item()``) would stall the host until the GPU has
+    finished that step, so the GPU would sit idle while the next step is queued. Instead the value
+    is copied into pinned memory asynchronously and read one step later, when it has long arrived
+    (:meth:`take` with ``keep_newest``); on the CPU it is there at once.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._pending: list[tuple[int, torch.Tensor, torch.cuda.Event | None]] = []
+
+    def put(self, step: int, value: torch.Tensor) -> None:
+        """Start bringing ``value`` (a scalar tensor of step ``step``) to the host."""
+        value = value.detach()
+        if self.device.type != "cuda":
+            self._pending.append((step, value, None))
+            return
+        host = torch.empty(value.shape, dtype=value.dtype, pin_memory=True)
+        host.copy_(value, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self._pending.append((step, host, event))
+
+    def take(self, keep_newest: bool) -> list[tuple[int, float]]:
+        """(step, value) of every pending reading, or of all but the newest one (``keep_newest``,
+        and only on CUDA: elsewhere nothing is gained by waiting)."""
+        keep = 1 if keep_newest and self.device.type == "cuda" else 0
+        ready, self._pending = self._pending[:len(self._pending) - keep], self._pending[len(self._pending) - keep:]
+        readings = []
+        for step, value, event in ready:
+            if event is not None:
+                event.synchronize()
+            readings.append((step, value.item()))
+        return readings

@@ -11,6 +11,12 @@ GradScaler and the run folder::
 
 Under ``torchrun`` one Trainer runs per process (:mod:`semdepth_training.distributed`); rank 0
 alone writes that folder.
+
+Speed (docs/training.md): the loader workers return uint8 frames at the training size and the
+augmentation parameters, and :meth:`Trainer.prepare_batch` builds the flipped, jittered image pyramid
+batched on the device (``data.augment_on``); the networks run under autocast (``run.precision``) in
+channels_last; the step never waits for the device (the loss is read one step late,
+:class:`LossReadings`).
 """
 from __future__ import annotations
 
@@ -37,10 +43,13 @@ from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import OptimConfig, TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
+from semdepth_training.datasets.augment import upload
+from semdepth_training.datasets.batch import collate_expanded, expand_batch, is_compact
 from semdepth_training.distributed import World
 from semdepth_training.losses import LossResult, compute_losses
-from semdepth_training.run_state import (EpochSampler, GracefulStop, atomic_save, ignore_stop_signals_in_worker,
-                                         non_finite, remove_stale_tmp, seed_everything, seed_step)
+from semdepth_training.run_state import (EpochSampler, GracefulStop, LossReadings, atomic_save,
+                                         ignore_stop_signals_in_worker, non_finite, remove_stale_tmp, seed_everything,
+                                         seed_step)
 from semdepth_training.sync_batchnorm import convert_sync_batchnorm
 
 RESUME_FILE = "resume.pt"
@@ -50,15 +59,17 @@ TENSORBOARD_DIR = "tensorboard"
 DEPTH_METRICS = ("abs_rel", "sq_rel", "rmse", "a1")
 
 
-def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, SampleDataset | None]:
+def build_datasets(config: TrainConfig, run_dir: Path,
+                   progress: bool = True) -> tuple[SampleDataset, SampleDataset | None]:
     """Training set (augmented) and validation set (None when the source has none).
 
     KITTI reads ``<split>/train_files.txt`` and ``val_files.txt`` from ``data.split`` when it is a
     folder, else fetches split ``data.split`` into ``run_dir/splits`` (copied from ``data.split_dir``
     when given, downloaded otherwise). A synthetic validation set defaults to seed ``run.seed + 1``,
     i.e. different streets from the training ones. Each kind's rules live in the dataset registry.
+    With ``data.cache_dir`` the frame cache is built here (``progress``: its progress bar).
     """
-    return build_train_val(config.data, config.run.seed, run_dir, config.run.validate)
+    return build_train_val(config.data, config.run.seed, run_dir, config.run.validate, progress)
 
 
 class DepthBranch(nn.Module):
@@ -87,6 +98,16 @@ class PoseBranch(nn.Module):
         return [self.pose_net(frame_a, frame_b) for frame_a, frame_b in pairs]
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The networks' autocast dtype for ``run.precision`` (None: fp32). "auto": bf16 on a CUDA device
+    that has it (the range of fp32, so no loss scaling), fp16 on older GPUs, fp32 on the CPU."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
 def scaled_learning_rate(optim: OptimConfig, world_size: int) -> float:
     """``optim.learning_rate`` for a batch ``world_size`` times larger, per ``optim.lr_scaling``."""
     factor = {"none": 1.0, "linear": float(world_size), "sqrt": math.sqrt(world_size)}[optim.lr_scaling]
@@ -109,7 +130,11 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.world = world or World(resolve_device(config.run.device))
         self.device = self.world.device
-        self.amp = config.run.amp and self.device.type == "cuda"
+        self.autocast_dtype = autocast_dtype(config.run.precision, self.device)
+        self.channels_last = (config.run.channels_last if config.run.channels_last is not None
+                              else self.device.type == "cuda")
+        self.augment_on_device = config.data.augment_on == "device" or (
+            config.data.augment_on == "auto" and self.device.type == "cuda")
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         has_state = self._check_run_dir(resume)
@@ -117,7 +142,7 @@ class Trainer:
             for path in remove_stale_tmp([self.run_dir, self.run_dir / MODELS_DIR]):
                 self._say(f"removed {path} (left by a save that was killed)")
         seed_everything(config.run.seed)
-        self.train_set, self.val_set = build_datasets(config, self.run_dir)
+        self.train_set, self.val_set = build_datasets(config, self.run_dir, progress=self.world.is_main)
         self.sampler = EpochSampler(len(self.train_set), config.optim.batch_size, config.run.seed,
                                     self.world.rank, self.world.size)
         self.model = SemDepthNet(config.model)
@@ -125,13 +150,17 @@ class Trainer:
         if config.run.sync_batchnorm and self.world.distributed:
             self.model = convert_sync_batchnorm(self.model, self.device)
             self.pose_net = convert_sync_batchnorm(self.pose_net, self.device)
-        self.model.to(self.device)
-        self.pose_net.to(self.device)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.model.to(self.device, memory_format=memory_format)
+        self.pose_net.to(self.device, memory_format=memory_format)
         params = list(self.model.parameters()) + list(self.pose_net.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=scaled_learning_rate(config.optim, self.world.size))
+        # fused: one kernel for the whole update instead of a few per parameter group (CUDA only).
+        self.optimizer = torch.optim.Adam(params, lr=scaled_learning_rate(config.optim, self.world.size),
+                                          fused=self.device.type == "cuda")
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.optim.scheduler_step_size,
                                                          config.optim.scheduler_gamma)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        # Loss scaling only for fp16, whose range gradients underflow; bf16 has fp32's range.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
         self.epoch = 0            # epochs completed
         self.batch_in_epoch = 0   # global batches of epoch ``self.epoch`` completed
         self.step = 0             # optimiser steps completed
@@ -147,6 +176,11 @@ class Trainer:
         self.pose_branch = PoseBranch(self.pose_net)
         self.depth_module = self.world.wrap(DepthBranch(self.model, config.loss.scales))
         self.pose_module = self.world.wrap(self.pose_branch) if config.pose.source == "network" else self.pose_branch
+        self.losses = compute_losses
+        if config.run.compile:
+            self.depth_module = torch.compile(self.depth_module)
+            self.pose_module = torch.compile(self.pose_module)
+            self.losses = torch.compile(compute_losses)
         if self.world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.run_dir / CONFIG_FILE)
@@ -190,9 +224,12 @@ class Trainer:
         return {"epoch": self.epoch, "step": self.step, "stopped": self._stopping, "val": self.last_val}
 
     def _loader(self, dataset: SampleDataset, sampler: Iterable[int], generator_seed: int) -> DataLoader:
+        """Workers return compact batches (uint8 frames, augmentation parameters) to expand on the
+        device, or batches they expanded themselves on the CPU (``data.augment_on``)."""
+        collate = None if self.augment_on_device else collate_expanded
         return DataLoader(dataset, batch_size=self.config.optim.batch_size, sampler=sampler,
                           num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
-                          worker_init_fn=ignore_stop_signals_in_worker,
+                          worker_init_fn=ignore_stop_signals_in_worker, collate_fn=collate,
                           generator=torch.Generator().manual_seed(generator_seed))
 
     def _train_epoch(self, writer: Any, stop: GracefulStop) -> None:
@@ -207,6 +244,7 @@ class Trainer:
                         desc=f"epoch {self.epoch + 1}/{cfg.optim.num_epochs}", unit="batch", dynamic_ncols=True,
                         disable=not self.world.is_main)
         start, images = time.perf_counter(), 0
+        losses = LossReadings(self.device)
         for batch in progress:
             seed_step(cfg.run.seed, self.world.rank, self.step)
             result, outputs = self.train_step(batch)
@@ -214,15 +252,13 @@ class Trainer:
             self.batch_in_epoch += 1
             images += cfg.optim.batch_size * self.world.size
             rate = images / (time.perf_counter() - start)
-            loss = result.terms["total"].item()
+            losses.put(self.step, result.terms["total"])
+            last = self._finished() or self.batch_in_epoch == self.sampler.batches_per_epoch
             # Every rank must take the same decision at the same step, or the others would wait in
             # the next collective for one that left.
-            self._stopping, diverged = self.world.any(stop.requested, not math.isfinite(loss))
-            if diverged:
-                raise RuntimeError(f"the loss became non-finite (NaN/Inf) at step {self.step}; lower "
-                                   "optim.learning_rate or check the data (--resume continues from the last "
-                                   f"saved state, step {max(self._saved_step, 0)})")
-            progress.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}")
+            self._stopping, loss = self._check_losses(losses, stop, keep_newest=not last)
+            if loss is not None:
+                progress.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}")
             if self.step % cfg.run.log_every == 0:
                 self._log_scalars(writer, result, rate)
             if self.step % cfg.run.image_every == 0 and self.world.is_main:
@@ -231,7 +267,22 @@ class Trainer:
                 break
             if self.batch_in_epoch < self.sampler.batches_per_epoch and self._save_due():
                 self.save()  # the epoch's end saves anyway
+        self._check_losses(losses, stop, keep_newest=False)
         progress.close()
+
+    def _check_losses(self, losses: LossReadings, stop: GracefulStop,
+                      keep_newest: bool) -> tuple[bool, float | None]:
+        """(stop now, newest loss read) after checking the losses read so far; raises at a
+        non-finite one. Every rank takes part (its decision must be every rank's)."""
+        readings = losses.take(keep_newest)
+        bad = [step for step, value in readings if not math.isfinite(value)]
+        stopping, diverged = self.world.any(stop.requested or self._stopping, bool(bad))
+        if diverged:
+            step = f"step {bad[0]}" if bad else "a step of another process"
+            raise RuntimeError(f"the loss became non-finite (NaN/Inf) at {step}; lower "
+                               "optim.learning_rate or check the data (--resume continues from the last "
+                               f"saved state, step {max(self._saved_step, 0)})")
+        return stopping, readings[-1][1] if readings else None
 
     def _save_due(self) -> bool:
         run = self.config.run
@@ -240,8 +291,20 @@ class Trainer:
         return (run.save_every_minutes is not None
                 and time.monotonic() - self._last_save_time >= 60 * run.save_every_minutes)
 
-    def _to_device(self, batch: dict[Any, Any]) -> dict[Any, Any]:
-        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    def prepare_batch(self, batch: dict[Any, Any]) -> dict[Any, Any]:
+        """A loader batch as the inputs of :meth:`compute_loss`, on this device: compact batches are
+        expanded here (flips, image pyramid, jitter, batched), network inputs made channels_last."""
+        if is_compact(batch):
+            inputs = expand_batch(batch, self.device)
+        else:
+            inputs = {k: upload(v, self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if self.channels_last:
+            for f in self.config.data.frame_ids:
+                inputs[("color_aug", f, 0)] = inputs[("color_aug", f, 0)].contiguous(memory_format=torch.channels_last)
+        return inputs
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
 
     def predict_poses(self, inputs: dict[Any, Any], pose_module: nn.Module) -> dict[int, torch.Tensor]:
         """T (target -> source, 4x4) per source frame. Monodepth2 pairs frames in time order: source -1
@@ -256,7 +319,7 @@ class Trainer:
         target = inputs[("color_aug", 0, 0)]
         pairs = [(inputs[("color_aug", f, 0)], target) if f < 0 else (target, inputs[("color_aug", f, 0)])
                  for f in sources]
-        with torch.autocast(self.device.type, enabled=self.amp):
+        with self._autocast():
             vectors = pose_module(pairs)
         return {f: pose_vec_to_matrix(axisangle.float(), translation.float(), invert=f < 0)
                 for f, (axisangle, translation) in zip(sources, vectors)}
@@ -264,16 +327,16 @@ class Trainer:
     def compute_loss(self, inputs: dict[Any, Any]) -> tuple[LossResult, dict[Any, torch.Tensor]]:
         """The objective of one step, on device inputs: networks on jittered colour, losses on the
         original colour (the place for another training stage to change what is minimised)."""
-        with torch.autocast(self.device.type, enabled=self.amp):
+        with self._autocast():
             outputs = self.depth_module(inputs[("color_aug", 0, 0)])
         poses = self.predict_poses(inputs, self.pose_module)
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items()}
-        return compute_losses(inputs, outputs, poses, self.config.loss), outputs
+        return self.losses(inputs, outputs, poses, self.config.loss), outputs
 
     def train_step(self, batch: dict[Any, Any]) -> tuple[LossResult, dict[Any, torch.Tensor]]:
         """One optimiser step on this rank's slice of the batch (DDP averages the gradients)."""
-        result, outputs = self.compute_loss(self._to_device(batch))
+        result, outputs = self.compute_loss(self.prepare_batch(batch))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(result.total).backward()
         self.scaler.step(self.optimizer)
@@ -314,10 +377,11 @@ class Trainer:
         photometric, frames = 0.0, 0
         sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
         shard = range(self.world.rank, len(self.val_set), self.world.size)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         for batch in self._loader(self.val_set, shard, 0):
-            inputs = self._to_device(batch)
-            with torch.autocast(self.device.type, enabled=self.amp):
-                outputs = self.model(inputs[("color", 0, 0)])
+            inputs = self.prepare_batch(batch)
+            with self._autocast():
+                outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format))
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
             result = compute_losses(inputs, outputs, self.predict_poses(inputs, self.pose_branch), self.config.loss)
             photometric += result.terms["photometric"].item() * len(batch["index"])
@@ -356,7 +420,9 @@ class Trainer:
         def rgb(t: torch.Tensor) -> np.ndarray:
             return (t[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
 
-        images = {"target": rgb(batch[("color", 0, 0)]), "warped": rgb(result.warped),
+        first = {k: v[:1] if torch.is_tensor(v) else v for k, v in batch.items()}
+        target = (expand_batch(first) if is_compact(first) else first)[("color", 0, 0)]
+        images = {"target": rgb(target), "warped": rgb(result.warped),
                   "depth": colorize_depth(result.depth[0, 0].cpu().numpy())}
         if result.automask is not None:
             images["automask"] = rgb(result.automask.float().expand(-1, 3, -1, -1))
@@ -430,7 +496,8 @@ class Trainer:
         self.pose_net.load_state_dict(state["pose_net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        if state["scaler"] and self.scaler.is_enabled():  # empty when saved without fp16 loss scaling
+            self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
         self.last_val, self.history = state["last_val"], state["history"]
         self._saved_step = self.step

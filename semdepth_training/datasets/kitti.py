@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from semdepth_ros.intrinsics import kitti_like_intrinsics
-from semdepth_ros.imageio import read_mask, read_rgb
+from semdepth_ros.imageio import read_mask
 from semdepth_ros.kitti_calib import camera_calibration, read_calib_file
 from semdepth_ros.lidar import project_to_depth
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
@@ -111,19 +111,19 @@ class KittiRawDataset(SampleDataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def load(self, index: int) -> RawSample:
+    def image_files(self) -> list[Path]:
+        return sorted({self.frame_path(e, e.frame + f) for e in self.entries for f in self.frame_ids})
+
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         entry = self.entries[index]
-        images = {f: read_rgb(self.frame_path(entry, entry.frame + f)) for f in self.frame_ids}
-        if self.intrinsics == "calib":
-            K = self._calib_K(entry)
-        else:
-            height, width = images[0].shape[:2]
-            K = kitti_like_intrinsics(width, height)
+        images, (width, height) = self.read_frames({f: self.frame_path(entry, entry.frame + f)
+                                                    for f in self.frame_ids}, size)
+        K = self._calib_K(entry) if self.intrinsics == "calib" else kitti_like_intrinsics(width, height)
         mask_path = self.camera_dir(entry) / "fg_mask" / f"{entry.frame:010d}.png"
         fg_mask = read_mask(mask_path) if mask_path.is_file() else None
         scan_path = self.root / entry.folder / "velodyne_points" / "data" / f"{entry.frame:010d}.bin"
         depth = velodyne_gt(self.root, entry) if self.velodyne_gt and scan_path.is_file() else None
-        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth)
+        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth, image_size=(width, height))
 
 
 # --- Velodyne ground truth ---------------------------------------------------------------------
