@@ -244,21 +244,28 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float] | None:
         """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
-        ground truth, so image folders get a validation signal too), and, where ``depth_valid``, the
+        ground truth, so image folders get a validation signal too), where ``depth_valid`` the
         median-scaled depth metrics vs ``depth_gt`` averaged over images (seed 000 Table 1 protocol,
-        via semdepth_ros.metrics). None without a validation set."""
+        via semdepth_ros.metrics), and where the frames have camera poses and the pose net is used,
+        ``pose_cos``: the mean cosine between predicted and true translation directions. None without
+        a validation set."""
         if self.val_set is None:
             return None
         self.model.eval()
         self.pose_net.eval()
         photometric, frames = 0.0, 0
         sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
+        cosines: list[torch.Tensor] = []
         for batch in self._loader(self.val_set, None, 0):
             inputs = self._to_device(batch)
             with torch.autocast(self.device.type, enabled=self.amp):
                 outputs = self.model(inputs[("color", 0, 0)])
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-            result = compute_losses(inputs, outputs, self.predict_poses(inputs), self.config.loss)
+            poses = self.predict_poses(inputs)
+            if self.config.pose.source == "network":
+                cosines += [pose_direction_cosine(poses[f], inputs[("T", f)])[inputs["pose_valid"] > 0]
+                            for f in poses]
+            result = compute_losses(inputs, outputs, poses, self.config.loss)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()
@@ -273,6 +280,9 @@ class Trainer:
         metrics = {"photometric": photometric / frames, "frames": frames}
         if images:
             metrics.update({k: v / images for k, v in sums.items()}, images=images)
+        cosine = torch.cat(cosines) if cosines else torch.zeros(0)
+        if cosine.numel():
+            metrics["pose_cos"] = cosine.mean().item()
         return metrics
 
     # ---------------------------------------------------------------- logging
@@ -352,6 +362,12 @@ class Trainer:
         self.last_val, self.history = state["last_val"], state["history"]
         self._saved_step = self.step
         set_rng_state(state["rng"])
+
+
+def pose_direction_cosine(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Per-sample cosine between the translations of two [B,4,4] transforms: whether the pose net
+    finds the direction of motion (its scale is arbitrary in monocular training)."""
+    return torch.nn.functional.cosine_similarity(predicted[:, :3, 3], true[:, :3, 3], dim=1)
 
 
 def _scale_translation(transform: torch.Tensor, factor: float) -> torch.Tensor:
