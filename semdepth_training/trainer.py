@@ -62,6 +62,8 @@ def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, S
         split_dir = Path(data.split) if Path(data.split).is_dir() else fetch_split(
             data.split, run_dir / "splits", url=data.split_dir)
         train_opts.update(root=data.path, split_file=split_dir / "train_files.txt")
+        # Training never reads depth_gt, and projecting a Velodyne scan per sample doubles its cost.
+        train_opts.setdefault("velodyne_gt", False)
         val_file = split_dir / "val_files.txt"
         val_opts = {**val_opts, "root": data.path, "split_file": val_file} if val_file.is_file() else None
     elif data.dataset == "folder":
