@@ -360,9 +360,11 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float] | None:
         """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
-        ground truth, so image folders get a validation signal too), and, where ``depth_valid``, the
+        ground truth, so image folders get a validation signal too), where ``depth_valid`` the
         median-scaled depth metrics vs ``depth_gt`` averaged over images (seed 000 Table 1 protocol,
-        via semdepth_ros.metrics). None without a validation set.
+        via semdepth_ros.metrics), and where the frames have camera poses and the pose net is used,
+        ``pose_cos``: the mean cosine between predicted and true translation directions. None without
+        a validation set.
 
         Distributed, each rank scores every world_size-th frame with rank 0's BatchNorm statistics
         and the sums are added up, so every rank returns the metrics of the whole set.
@@ -376,6 +378,7 @@ class Trainer:
         self.pose_net.eval()
         photometric, frames = 0.0, 0
         sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
+        cos_sum, cos_count = 0.0, 0
         shard = range(self.world.rank, len(self.val_set), self.world.size)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         for batch in self._loader(self.val_set, shard, 0):
@@ -383,7 +386,12 @@ class Trainer:
             with self._autocast():
                 outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format))
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-            result = compute_losses(inputs, outputs, self.predict_poses(inputs, self.pose_branch), self.config.loss)
+            poses = self.predict_poses(inputs, self.pose_branch)
+            if self.config.pose.source == "network":
+                for f in poses:
+                    cosine = pose_direction_cosine(poses[f], inputs[("T", f)])[inputs["pose_valid"] > 0]
+                    cos_sum, cos_count = cos_sum + cosine.sum().item(), cos_count + cosine.numel()
+            result = compute_losses(inputs, outputs, poses, self.config.loss)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()
@@ -395,11 +403,14 @@ class Trainer:
                     images += 1
         self.model.train()
         self.pose_net.train()
-        totals = self.world.sum(torch.tensor([photometric, frames, images, *sums.values()], dtype=torch.float64))
-        photometric, frames, images, *metric_sums = totals.tolist()
+        totals = self.world.sum(torch.tensor([photometric, frames, images, cos_sum, cos_count, *sums.values()],
+                                             dtype=torch.float64))
+        photometric, frames, images, cos_sum, cos_count, *metric_sums = totals.tolist()
         metrics = {"photometric": photometric / frames, "frames": int(frames)}
         if images:
             metrics.update({k: v / images for k, v in zip(DEPTH_METRICS, metric_sums)}, images=int(images))
+        if cos_count:
+            metrics["pose_cos"] = cos_sum / cos_count
         return metrics
 
     # ---------------------------------------------------------------- logging
@@ -511,6 +522,12 @@ def _named_tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     for index, moments in state["optimizer"]["state"].items():
         named.update({f"optimizer state {index} {k}": v for k, v in moments.items()})
     return named
+
+
+def pose_direction_cosine(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Per-sample cosine between the translations of two [B,4,4] transforms: whether the pose net
+    finds the direction of motion (its scale is arbitrary in monocular training)."""
+    return torch.nn.functional.cosine_similarity(predicted[:, :3, 3], true[:, :3, 3], dim=1)
 
 
 def _scale_translation(transform: torch.Tensor, factor: float) -> torch.Tensor:

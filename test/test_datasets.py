@@ -11,8 +11,10 @@ import yaml
 
 from semdepth_training.datasets import (ImageFolderDataset, KittiRawDataset, RawSample, SampleDataset,
                                         build_dataset, build_sample, fetch_split, read_split)
+from semdepth_training.config import load_config
 from semdepth_training.datasets.augment import JitterParams, apply_jitter, hsv_to_rgb, rgb_to_hsv
 from semdepth_training.datasets.batch import expand_batch, expand_sample, is_compact
+from semdepth_training.trainer import build_datasets
 from semdepth_synth.sequence import SynthConfig
 
 HEIGHT, WIDTH = 64, 128  # network input
@@ -166,6 +168,20 @@ def test_kitti_labels_when_present(kitti_root: Path, split_file: Path) -> None:
     assert (depth > 0).sum() > 0 and torch.allclose(depth[depth > 0], torch.tensor(10.0), atol=1e-4)
     no_scan = KittiRawDataset(kitti_root, split_file, height=HEIGHT, width=WIDTH, velodyne_gt=False)
     assert no_scan[1]["depth_valid"] == 0
+
+
+def test_kitti_training_set_skips_the_velodyne_projection(kitti_root: Path, split_file: Path,
+                                                          tmp_path: Path) -> None:
+    """Training never reads depth_gt; the validation set keeps it (per-epoch AbsRel)."""
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    for name in ("train_files.txt", "val_files.txt"):
+        (split_dir / name).write_text(split_file.read_text())
+    config = load_config(values={"data.dataset": "kitti", "data.path": str(kitti_root), "data.split": str(split_dir),
+                                 "data.height": HEIGHT, "data.width": WIDTH, "data.num_workers": 0,
+                                 "model.num_layers": 18})
+    train, val = build_datasets(config, tmp_path / "run")
+    assert train[1]["depth_valid"] == 0 and val[1]["depth_valid"] == 1  # index 1 = frame 2, which has a scan
 
 
 def test_kitti_drive_ends_are_skipped_and_counted(kitti_root: Path, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Learning is real: the self-supervised losses teach the depth network geometry, from pixels alone.
 
-Ego-motion comes from the recording's poses (pose.source: dataset) because, from scratch (no
-ImageNet weights here), joint depth + pose-net training needs far more steps than a CPU test allows;
-the pose net's own learning is shown separately with the depth fixed to the truth.
+Ego-motion comes from the recording's poses (pose.source: dataset) because on the synthetic world
+joint depth + pose-net training from scratch settles on a sideways-motion solution (Monodepth2's own
+code does the same there; on real KITTI frames both learn, docs/training.md); the pose net's own
+learning is shown separately with the depth fixed to the truth.
 """
 from __future__ import annotations
 
