@@ -13,6 +13,7 @@ it at start-up with one line.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -184,25 +185,44 @@ def test_camera_info_of_another_aspect_ratio_gives_no_cloud_until_it_matches(nod
     assert "describes 640x480 images" in text and "until they match" in text
 
 
+def counted_so_far(node: NodeProcess, counter: str = "received") -> int:
+    """A running count of the node (received, processed, ...), from its latest statistics line (0 before any)."""
+    counts = re.findall(rf" {counter}=(\d+)", node.log_text())
+    return int(counts[-1]) if counts else 0
+
+
 def test_large_image_from_a_publisher_without_the_profile_is_reported(node_r) -> None:
-    """A 3840x2160 (25 MB) best-effort camera in a process without the shared-memory profile: DDS loses
-    every frame without a word (0 of 10 measured; 0-3 of 10 at 1920x1080), so the node says what is
-    likely wrong once the publisher stays silent."""
+    """A 3840x2160 (25 MB) best-effort camera in a process without the shared-memory profile. Whether DDS
+    delivers any such frame depends on the machine and its load (measured: none, or about 1 in 25), so
+    the test follows what happened: if nothing arrives, the node says once what is likely wrong; if frames
+    trickle through, they are processed and the node never claims that nothing arrived."""
     node, client = node_r
     env = {k: v for k, v in child_env().items() if k not in PROFILE_VARIABLES}
-    mark = len(node.log_text())
+    mark, before, done = len(node.log_text()), counted_so_far(node), counted_so_far(node, "processed")
     camera = subprocess.Popen([sys.executable, "-c", BIG_CAMERA, "/bad_r/image"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    arrived = lambda: counted_so_far(node) > before  # noqa: E731
     try:
-        assert wait_for_kind(node, "silent_input", mark, SILENCE_S + 60), node.log_text()[mark:]
+        deadline = time.monotonic() + SILENCE_S + 60
+        while not (logged(node, "silent_input", mark) or arrived()) and time.monotonic() < deadline:
+            assert node.alive(), node.log_text()[mark:]
+            time.sleep(0.2)
         assert camera.poll() is None, camera.communicate()[0]
+        time.sleep(SILENCE_S + 1)                   # long enough for a (wrong) second warning
     finally:
         camera.kill()
         camera.wait()
     good_frame(client, node)
     text = node.log_text()[mark:]
-    assert logged(node, "silent_input", mark) == 1, text
-    assert "no frame arrived" in text and "shared-memory profile" in text and "PUBLISHING process" in text
+    if logged(node, "silent_input", mark):
+        assert logged(node, "silent_input", mark) == 1, text
+        assert "no frame arrived" in text and "shared-memory profile" in text and "PUBLISHING process" in text
+    else:
+        assert arrived(), f"neither a frame nor a silent_input warning in {SILENCE_S + 60:.0f} s: {text}"
+        deadline = time.monotonic() + 10                                # the next statistics line
+        while counted_so_far(node, "processed") < done + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert counted_so_far(node, "processed") >= done + 2, text    # big frames and the good one
 
 
 BIG_CAMERA = textwrap.dedent("""

@@ -113,9 +113,9 @@ def test_validation_scores_the_pose_net_direction_against_true_poses(tmp_path: P
               "optim__batch_size": 2}
     trainer = Trainer(tiny_config(**values), tmp_path / "network")
     assert -1.0 <= trainer.validate()["pose_cos"] <= 1.0
-    trainer.predict_poses = lambda inputs: {f: inputs[("T", f)] for f in (-1, 1)}
+    trainer.predict_poses = lambda inputs, branch: {f: inputs[("T", f)] for f in (-1, 1)}
     assert trainer.validate()["pose_cos"] == pytest.approx(1.0, abs=1e-5)
-    trainer.predict_poses = lambda inputs: {f: torch.linalg.inv(inputs[("T", f)]) for f in (-1, 1)}
+    trainer.predict_poses = lambda inputs, branch: {f: torch.linalg.inv(inputs[("T", f)]) for f in (-1, 1)}
     assert trainer.validate()["pose_cos"] < -0.99
     known = Trainer(tiny_config(**values, pose__source="dataset"), tmp_path / "dataset")
     assert "pose_cos" not in known.validate()
