@@ -31,7 +31,7 @@ from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
-from semdepth_training.losses import LossResult, compute_losses
+from semdepth_training.losses import LossResult, compute_losses, with_odometry_term
 from semdepth_training.run_state import (EpochSampler, GracefulStop, ignore_stop_signals_in_worker, rng_state,
                                          seed_everything, set_rng_state)
 
@@ -183,6 +183,9 @@ class Trainer:
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
         result = compute_losses(inputs, outputs, poses, self.config.loss)
+        pose = self.config.pose
+        if pose.odometry_weight > 0:  # pose net anchored to the recording's odometry (adapt)
+            result = with_odometry_term(result, poses, inputs, 1.0 / pose.dataset_scale, pose.odometry_weight)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(result.total).backward()
         self.scaler.step(self.optimizer)

@@ -384,3 +384,17 @@ def test_eval_extrinsic_overrides_missing_tf(tmp_path: Path, synth_frames: list)
     extrinsic = invert(base_cam) @ base_velo          # the LiDAR's pose in the camera frame
     result = evaluate_offline(stripped, PerfectDepth(frames), EvalOptions(extrinsic=extrinsic))
     assert result.error is None and result.summary["metrics"]["abs_rel"] < 1e-5
+
+
+def test_eval_frames_window_evaluates_only_those_images(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        synth_frames: list) -> None:
+    bag = write_synth_bag(tmp_path / "synth", synth_frames)
+    result = evaluate_offline(bag, PerfectDepth(synth_frames), EvalOptions(frames=(3, 7), samples=2))
+    assert result.error is None
+    assert [r["frame"] for r in result.rows] == [3, 4, 5, 6] and result.summary["evaluated"] == 4
+    assert [s.index for s in result.samples] == [3, 6]
+    tail = evaluate_offline(bag, PerfectDepth(synth_frames), EvalOptions(frames=(9, None)))
+    assert [r["frame"] for r in tail.rows] == [9, 10, 11]
+    assert "of images 3..6 (--frames)" in (write_report(result, tmp_path / "report")).read_text()
+    code, _, err = _semdepth(capsys, "eval-bag", bag, "--frames", "5:2")
+    assert code == 2 and "START:STOP" in err

@@ -9,6 +9,7 @@ frame evaluated so far and the error that stopped the run, if any.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +58,7 @@ class EvalOptions:
     max_depth: float = MAX_DEPTH
     crop: str | None = None               # "garg" / "eigen" for KITTI-style evaluation
     samples: int = 4                      # frames in the qualitative strip
+    frames: tuple[int, int | None] = (0, None)  # images [start, stop) in bag order (e.g. a held-back part)
 
 
 @dataclasses.dataclass
@@ -89,8 +91,10 @@ class Evaluator:
         self.rows: list[dict[str, Any]] = []
         self.samples: list[Sample] = []
         self._ranges = {name: DepthErrorAccumulator() for name, _, _ in DEPTH_RANGES}
-        count = min(options.samples, expected_frames)
-        self._sample_at = {int(i) for i in np.linspace(0, expected_frames - 1, count).round()} if count else set()
+        first, stop = options.frames
+        last = expected_frames if stop is None else min(stop, expected_frames)
+        count = max(0, min(options.samples, last - first))
+        self._sample_at = {int(i) for i in np.linspace(first, last - 1, count).round()} if count else set()
 
     def add(self, frame: BagFrame, status: str, gt: np.ndarray | None = None, pred: np.ndarray | None = None,
             rgb: np.ndarray | None = None, **extra: float) -> None:
@@ -204,8 +208,12 @@ def run_on_bag(bag: str | Path, mode: str, options: EvalOptions, handle_frames: 
             evaluator = Evaluator(options, expected)
             if record:
                 recorder = Recorder(record, topics, static_msgs)
-            frames = tqdm(iter_frames(reader, topics, options.max_dt), total=expected, unit="frame",
-                          desc=f"eval-bag {mode}")
+            first, stop = options.frames
+            in_range = itertools.takewhile(lambda f: stop is None or f.index < stop,
+                                           iter_frames(reader, topics, options.max_dt))
+            selected = (f for f in in_range if f.index >= first)
+            total = max(0, (expected if stop is None else min(stop, expected)) - first)
+            frames = tqdm(selected, total=total, unit="frame", desc=f"eval-bag {mode}")
             handle_frames(frames, ground_truth, evaluator, recorder, result)
     except (BagError, StopEvaluation) as exc:
         result.error = str(exc)

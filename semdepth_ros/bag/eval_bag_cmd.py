@@ -35,6 +35,20 @@ def _extrinsic(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _frame_range(text: str) -> tuple[int, int | None]:
+    """'START:STOP' (either may be empty) -> images [START, STOP) in bag order."""
+    start, sep, stop = text.partition(":")
+    try:
+        first = int(start) if start else 0
+        last = int(stop) if stop else None
+    except ValueError:
+        first, last = -1, None
+    if not sep or first < 0 or (last is not None and last <= first):
+        raise argparse.ArgumentTypeError(f"--frames takes START:STOP with 0 <= START < STOP (either may be "
+                                         f"empty), e.g. 35: ; got {text!r}")
+    return first, last
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", type=Path, help="rosbag2 folder, or a single .mcap / .db3 file")
     parser.add_argument("--checkpoint", type=Path, default=None,
@@ -62,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     metric.add_argument("--max-depth", type=float, default=MAX_DEPTH, help="ground truth cap (default 80 m)")
     metric.add_argument("--crop", choices=("none", "garg", "eigen"), default="none",
                         help="KITTI evaluation crop (default none)")
+    metric.add_argument("--frames", type=_frame_range, default=(0, None), metavar="START:STOP",
+                        help="evaluate only images START..STOP-1 in bag order, e.g. the held-back part that "
+                             "`semdepth adapt` reports (default: all)")
     live = parser.add_argument_group("live mode (through the ROS node over DDS)")
     live.add_argument("--live", action="store_true", help="replay through the node instead of running the model here")
     live.add_argument("--no-spawn", action="store_true",
@@ -83,7 +100,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
     return EvalOptions(image_topic=args.image_topic, info_topic=args.info_topic, lidar_topic=args.lidar_topic,
                        depth_topic=args.depth_topic, extrinsic=args.extrinsic, scale=args.scale,
                        max_dt=args.max_dt, min_depth=args.min_depth, max_depth=args.max_depth,
-                       crop=None if args.crop == "none" else args.crop)
+                       crop=None if args.crop == "none" else args.crop, frames=args.frames)
 
 
 def _evaluate(args: argparse.Namespace, options: EvalOptions, out: Path) -> EvalResult:

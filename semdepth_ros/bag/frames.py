@@ -81,18 +81,26 @@ def _sibling_info(image_topic: str) -> str:
     return "/".join(parts[:-1] + ["camera_info"])
 
 
+def camera_topics(reader: BagReader, image: str | None = None, info: str | None = None,
+                  need_info: str | None = "to project the ground truth and to run the node") -> tuple[str, str | None]:
+    """The image topic and its camera_info topic (None when the bag has none and ``need_info`` is None;
+    otherwise a BagError saying what the intrinsics are needed for)."""
+    image = _pick(reader, image, (IMAGE, COMPRESSED_IMAGE), "image topic", "pass --image-topic",
+                  DEFAULT_IMAGE_TOPIC)
+    if not reader.topics_of_type(CAMERA_INFO) and not info:
+        if need_info is None:
+            return image, None
+        raise BagError(f"bag {reader.path} has no sensor_msgs/CameraInfo topic: intrinsics are needed {need_info}; "
+                       f"record {_sibling_info(image)} together with {image} (topics: {reader.describe_topics()})")
+    return image, _pick(reader, info, (CAMERA_INFO,), "camera_info topic", "pass --info-topic", _sibling_info(image))
+
+
 def resolve_topics(reader: BagReader, image: str | None = None, info: str | None = None,
                    lidar: str | None = None, depth: str | None = None) -> BagTopics:
     """Decide the topics to evaluate, with errors that list what the bag does have."""
     if lidar and depth:
         raise BagError("give either a LiDAR topic or a depth topic as ground truth, not both")
-    image = _pick(reader, image, (IMAGE, COMPRESSED_IMAGE), "image topic", "pass --image-topic",
-                  DEFAULT_IMAGE_TOPIC)
-    if not reader.topics_of_type(CAMERA_INFO) and not info:
-        raise BagError(f"bag {reader.path} has no sensor_msgs/CameraInfo topic: intrinsics are needed to "
-                       f"project the ground truth and to run the node; record {_sibling_info(image)} together "
-                       f"with {image} (topics: {reader.describe_topics()})")
-    info = _pick(reader, info, (CAMERA_INFO,), "camera_info topic", "pass --info-topic", _sibling_info(image))
+    image, info = camera_topics(reader, image, info)
     if depth:
         reader.require(depth, (IMAGE,), "depth ground-truth topic")
         return BagTopics(image, info, depth, "depth")

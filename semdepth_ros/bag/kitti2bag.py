@@ -6,7 +6,10 @@ Topics (all at the drive's own timestamps, bag time = header stamp):
   P = [K | 0] because the stereo baseline is carried by the transform below instead)
 - /velodyne_points (sensor_msgs/PointCloud2 x, y, z, intensity float32, frame 'velodyne')
 - /tf_static (velodyne -> camera_optical_frame, from calib_velo_to_cam R|T, R_rect_00 and the
-  P_rect_02 offset of camera 2 from camera 0)
+  P_rect_02 offset of camera 2 from camera 0; with OXTS also imu_link -> velodyne from calib_imu_to_velo)
+- when the drive has oxts/: /odom (nav_msgs/Odometry world -> imu_link, the GPS/IMU pose by the devkit's
+  Mercator convention in `oxts.py`, twist from the OXTS velocities) and the same pose on /tf, at the OXTS
+  stamps, so the camera's trajectory is world -> imu_link -> velodyne -> camera_optical_frame
 
 KITTI timestamps are local wall-clock times without a zone; they are stored as if UTC, which keeps
 their differences (all that replay and stamp matching use) exact to the nanosecond.
@@ -21,7 +24,8 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, tf_message
+from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, odometry_msg, tf_message
+from semdepth_ros.bag.oxts import OxtsError, OxtsTrack, oxts_track, read_packet
 from semdepth_ros.bag.transforms import invert, split_transform
 from semdepth_ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fields
 from semdepth_ros.imageio import read_rgb
@@ -29,9 +33,13 @@ from semdepth_ros.kitti_calib import read_calib_file
 
 CAMERA_FRAME = "camera_optical_frame"  # the fixed frame of config/semdepth.rviz
 LIDAR_FRAME = "velodyne"
+IMU_FRAME = "imu_link"
+WORLD_FRAME = "world"
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
 LIDAR_TOPIC = "/velodyne_points"
+ODOMETRY_TOPIC = "/odom"
+TF_TOPIC = "/tf"
 IMAGE_EXTENSIONS = (".png", ".jpg")
 
 
@@ -66,6 +74,9 @@ class KittiDrive:
     scan_stamps: list[int]
     k: np.ndarray                  # 3x3 rectified intrinsics of image_02
     t_camera_velodyne: np.ndarray  # 4x4, maps Velodyne points into the rectified camera-2 frame
+    oxts: OxtsTrack | None = None  # GPS/IMU poses when the drive has oxts/
+    oxts_stamps: list[int] = dataclasses.field(default_factory=list)
+    t_velodyne_imu: np.ndarray | None = None  # 4x4, maps IMU points into the Velodyne frame
 
     @classmethod
     def open(cls, drive_dir: str | Path) -> "KittiDrive":
@@ -79,9 +90,22 @@ class KittiDrive:
         calib = [path.parent / "calib_cam_to_cam.txt", path.parent / "calib_velo_to_cam.txt"]
         problems += [f"{p} (calibration files live in the date folder above the drive)"
                      for p in calib if not p.is_file()]
+        oxts_files, oxts_stamps, imu_calib = [], [], path.parent / "calib_imu_to_velo.txt"
+        if (path / "oxts").is_dir():
+            oxts_files, oxts_stamps = _sensor(path / "oxts", (".txt",), problems)
+            if not imu_calib.is_file():
+                problems.append(f"{imu_calib} (the drive has oxts/; its poses need the IMU -> Velodyne calibration)")
         if problems:
             raise KittiError(f"KITTI drive {path} is incomplete:\n  - " + "\n  - ".join(problems))
-        return cls(path, images, image_stamps, scans, scan_stamps, *_camera_calibration(*calib))
+        drive = cls(path, images, image_stamps, scans, scan_stamps, *_camera_calibration(*calib))
+        if oxts_files:
+            try:
+                drive.oxts = oxts_track(np.stack([read_packet(f) for f in oxts_files]))
+            except OxtsError as exc:
+                raise KittiError(str(exc)) from exc
+            drive.oxts_stamps = oxts_stamps
+            drive.t_velodyne_imu = _rigid_calibration(imu_calib)
+        return drive
 
 
 def _sensor(folder: Path, extensions: tuple[str, ...], problems: list[str]) -> tuple[list[Path], list[int]]:
@@ -111,6 +135,17 @@ def _sensor(folder: Path, extensions: tuple[str, ...], problems: list[str]) -> t
     if not stamps:
         problems.append(f"{stamps_file} is empty")
     return [files[n] for n in expected if n in files], stamps
+
+
+def _rigid_calibration(path: Path) -> np.ndarray:
+    """The 4x4 transform of a KITTI ``R: ... T: ...`` calibration file (calib_imu_to_velo.txt)."""
+    values = read_calib_file(path)
+    if values.get("R") is None or values["R"].size != 9 or values.get("T") is None or values["T"].size != 3:
+        raise KittiError(f"{path}: needs R (9 numbers) and T (3 numbers)")
+    t = np.eye(4)
+    t[:3, :3] = values["R"].reshape(3, 3)
+    t[:3, 3] = values["T"]
+    return t
 
 
 def _camera_calibration(cam_to_cam: Path, velo_to_cam: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -153,12 +188,19 @@ def read_scan(path: Path) -> np.ndarray:
 def _messages(drive: KittiDrive) -> Iterator[tuple[int, str, Any]]:
     """(time, topic, message) of the whole drive in time order, loading one file at a time."""
     events = sorted([(t, 0, i) for i, t in enumerate(drive.image_stamps)] +
-                    [(t, 1, i) for i, t in enumerate(drive.scan_stamps)])
-    translation, rotation = split_transform(invert(drive.t_camera_velodyne))
-    yield events[0][0], "/tf_static", tf_message([(LIDAR_FRAME, CAMERA_FRAME, translation, rotation)],
-                                                 events[0][0])
+                    [(t, 1, i) for i, t in enumerate(drive.scan_stamps)] +
+                    [(t, 2, i) for i, t in enumerate(drive.oxts_stamps)])
+    static = [(LIDAR_FRAME, CAMERA_FRAME, *split_transform(invert(drive.t_camera_velodyne)))]
+    if drive.t_velodyne_imu is not None:
+        static.append((IMU_FRAME, LIDAR_FRAME, *split_transform(invert(drive.t_velodyne_imu))))
+    yield events[0][0], "/tf_static", tf_message(static, events[0][0])
     for stamp, kind, i in events:
-        if kind == 0:
+        if kind == 2:
+            pose = drive.oxts.poses[i]
+            yield stamp, ODOMETRY_TOPIC, odometry_msg(pose, stamp, WORLD_FRAME, IMU_FRAME, drive.oxts.velocity[i],
+                                                      drive.oxts.angular_rate[i])
+            yield stamp, TF_TOPIC, tf_message([(WORLD_FRAME, IMU_FRAME, *split_transform(pose))], stamp)
+        elif kind == 0:
             rgb = read_rgb(drive.images[i])
             info = camera_info_fields(drive.k, rgb.shape[1], rgb.shape[0])
             yield stamp, INFO_TOPIC, camera_info_msg(info, stamp, CAMERA_FRAME)
@@ -171,7 +213,7 @@ def _messages(drive: KittiDrive) -> Iterator[tuple[int, str, Any]]:
 def convert(drive_dir: str | Path, out: str | Path, storage: str = "mcap") -> Path:
     """Write the drive as a bag at ``out`` (a new folder); returns its path."""
     drive = KittiDrive.open(drive_dir)
-    total = 1 + 2 * len(drive.images) + len(drive.scans)
+    total = 1 + 2 * len(drive.images) + len(drive.scans) + 2 * len(drive.oxts_stamps)
     with BagWriter(out, storage) as writer:
         for stamp, topic, msg in tqdm(_messages(drive), total=total, unit="msg", desc="kitti2bag"):
             writer.write(topic, msg, stamp)

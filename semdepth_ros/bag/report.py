@@ -26,24 +26,24 @@ PLOTS = {"by_range": "error_by_range.png", "per_frame": "per_frame_abs_rel.png",
          "qualitative": "qualitative.png"}
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN/inf -> None, numpy scalars -> Python, recursively."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     return value
 
 
 def metrics_document(result: EvalResult) -> dict[str, Any]:
     options = dataclasses.asdict(result.options)  # the extrinsic, when given, as a 4x4 nested list
-    return _clean({
+    return json_safe({
         "bag": result.bag, "mode": result.mode, "status": "error" if result.error else "ok",
         "error": result.error, "topics": dataclasses.asdict(result.topics) if result.topics else None,
         "options": options, **result.summary, "live": result.live, "notes": result.notes,
@@ -89,7 +89,9 @@ def markdown(result: EvalResult, doc: dict[str, Any], plots: list[str]) -> str:
                   f"std {_fmt(scaling.get('ratio_std'))}); crop: {scaling.get('crop') or 'none'}; depth range "
                   f"({scaling['min_depth']:g}, {scaling['max_depth']:g}] m"]
     counts = ", ".join(f"{n} {s}" for s, n in doc.get("status_counts", {}).items())
-    lines += [f"- frames: {doc.get('frames', 0)} ({counts or 'none'}); evaluated: {doc.get('evaluated', 0)}", ""]
+    first, stop = result.options.frames
+    span = "" if (first, stop) == (0, None) else f" of images {first}..{'end' if stop is None else stop - 1} (--frames)"
+    lines += [f"- frames: {doc.get('frames', 0)}{span} ({counts or 'none'}); evaluated: {doc.get('evaluated', 0)}", ""]
     if doc.get("evaluated"):
         lines += ["## Overall (mean over frames)", ""] + _metric_table("", {"all frames": doc["metrics"]}, False)
         lines += ["", "## By ground-truth depth range (pixels pooled over frames)", ""]

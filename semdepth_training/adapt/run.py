@@ -1,0 +1,368 @@
+"""Adapting a node checkpoint to a robot's own recording, self-supervised (`semdepth adapt`).
+
+Each step leaves its result in the output folder, so a stopped run resumes where it was:
+
+1. frames: the bags' images chosen and cached (`datasets.bag_cache`), with the counts of what was
+   skipped and why;
+2. scale: with odometry, the factor that turns the initial network's depth into metres (`adapt.scale`);
+3. before: the initial network on the held-back part (the last ``val_fraction`` of each bag's time):
+   photometric error (`adapt.photometric`) and, when the bag has a LiDAR or depth topic, depth Abs Rel
+   through eval-bag's own evaluation of exactly those images;
+4. training: the project's Trainer on the training part, one epoch of ``steps`` batches (tqdm with ETA;
+   Ctrl-C saves, ``resume`` continues), ego-motion from the odometry (``pose: odometry``) or from the
+   pose net, then anchored to the odometry when there is one (``pose: network``);
+5. the adapted checkpoint ``model.pt``, metric from the odometry, else from a known camera height over
+   the ground plane, else relative (scale_source "none"), as its metadata and the report say;
+6. after: the same evaluation, then ``report.md``, ``report.json`` and ``montage.png``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, evaluate_offline
+from semdepth_ros.bag.report import write_report
+from semdepth_ros.checkpoint import CheckpointMeta, describe_architecture, load_checkpoint, resolve_checkpoint, \
+    save_checkpoint
+from semdepth_ros.model import SemDepthNet
+from semdepth_ros.predictor import Predictor, resolve_device
+from semdepth_training.adapt.labels import foreground_labels
+from semdepth_training.adapt.motion import fitted_poses
+from semdepth_training.adapt.photometric import evenly_spaced, held_back_errors
+from semdepth_training.adapt.report import describe_motion, write_adapt_report
+from semdepth_training.adapt.scale import odometry_scale
+from semdepth_training.adapt.weights import check_pose_state, read_pose_state
+from semdepth_training.config import TrainConfig, load_config
+from semdepth_training.datasets.bag_cache import BagSource, FrameCache, FrameSelection
+from semdepth_training.datasets.registry import BAG_CACHE_DIR
+from semdepth_training.datasets.rosbag import RosbagDataset
+from semdepth_training.export import scale_from_camera_height
+from semdepth_training.trainer import RESUME_FILE, Trainer
+
+STATE_FILE = "adapt.json"
+RUN_DIR = "run"
+MODEL_FILE = "model.pt"
+POSE_MODES = ("auto", "odometry", "network", "fit")
+FITTED_POSES = "fitted_poses.npy"
+FOREGROUND_LABELS = "foreground_labels.npy"
+
+
+class AdaptError(RuntimeError):
+    """The recording or the options cannot be adapted on; the message says why in one line."""
+
+
+@dataclasses.dataclass
+class AdaptOptions:
+    """Everything `semdepth adapt` takes (its --help describes each)."""
+
+    bags: list[str]
+    out: str
+    init: str | None = None               # node checkpoint; None: the default model
+    init_pose: str | None = None          # pose-net weights, when not in the init checkpoint
+    # topics and where intrinsics / odometry come from
+    image_topic: str | None = None
+    info_topic: str | None = None
+    intrinsics: str | None = None
+    odometry: str = "auto"
+    odom_topic: str | None = None
+    fixed_frame: str | None = None
+    camera_extrinsic: str | None = None
+    # frame selection
+    min_baseline: float = 0.1
+    still_speed: float = 0.05
+    min_change: float = 0.03
+    still_change: float = 0.004
+    max_gap: float = 3.0
+    cache_mb: float = 2048.0
+    # training
+    pose: str = "auto"
+    odometry_weight: float = 0.1
+    steps: int = 300
+    batch_size: int = 4
+    learning_rate: float = 5e-5
+    height: int | None = None
+    width: int | None = None
+    val_fraction: float = 0.3
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+    # scale and evaluation
+    camera_height: float | None = None
+    eval_frames: int = 48
+    lidar_topic: str | None = None
+    depth_topic: str | None = None
+    crop: str | None = None
+    max_eval_depth: float = 80.0
+
+    def source(self) -> BagSource:
+        return BagSource(tuple(self.bags), self.image_topic, self.info_topic, self.intrinsics, self.odometry,
+                         self.odom_topic, self.fixed_frame, self.camera_extrinsic)
+
+    def selection(self) -> FrameSelection:
+        return FrameSelection(self.min_baseline, self.still_speed, self.min_change, self.still_change, self.max_gap,
+                              self.cache_mb)
+
+    def bag_options(self) -> dict[str, Any]:
+        """The rosbag dataset's options (data.options of the training config)."""
+        return {**dataclasses.asdict(self.source()), "bags": list(self.bags),
+                **dataclasses.asdict(self.selection()), "val_fraction": self.val_fraction}
+
+
+@dataclasses.dataclass
+class AdaptResult:
+    out: Path
+    stopped: bool
+    report: dict[str, Any]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+# ------------------------------------------------------------------------------- state on disk
+def _state_path(out: Path) -> Path:
+    return out / STATE_FILE
+
+
+def _save_state(out: Path, state: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = _state_path(out).with_name(STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    os.replace(tmp, _state_path(out))
+
+
+def _load_state(out: Path, options: AdaptOptions, resume: bool) -> dict[str, Any] | None:
+    path = _state_path(out)
+    if not path.is_file():
+        if resume:
+            raise AdaptError(f"cannot resume: {out} holds no adapt run ({STATE_FILE} missing); start without --resume")
+        return None
+    if not resume:
+        raise AdaptError(f"{out} already holds an adapt run; pass --resume to continue it or choose another --out")
+    return json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------------------- evaluation
+def _part(options: AdaptOptions, cache_dir: Path, part: str, height: int, width: int) -> RosbagDataset:
+    """The training or held-back part of the cached frames, unaugmented."""
+    return RosbagDataset(cache_dir, part, height=height, width=width, **options.bag_options())
+
+
+def _depth_eval(options: AdaptOptions, cache: FrameCache, predictor: Predictor, label: str,
+                out: Path) -> list[dict[str, Any]]:
+    """Abs Rel on each bag's held-back images through eval-bag's offline evaluation; the prediction is
+    taken with the checkpoint's scale factor, so the median-scaled numbers (the monocular protocol)
+    and the per-frame GT/prediction ratio (1 = metric scale right) come from one pass."""
+    results = []
+    for number, bag in enumerate(cache.bags):
+        start = cache.held_back_start(number, options.val_fraction)
+        eval_options = EvalOptions(image_topic=bag.image_topic, info_topic=options.info_topic,
+                                   lidar_topic=options.lidar_topic, depth_topic=options.depth_topic,
+                                   scale="median", crop=options.crop, max_depth=options.max_eval_depth,
+                                   frames=(start, None))
+        result: EvalResult = evaluate_offline(bag.path, predictor, eval_options)
+        entry: dict[str, Any] = {"bag": bag.path, "frames": f"{start}:", "error": result.error}
+        if result.summary.get("evaluated"):
+            report_dir = out / f"eval_{label}_{Path(bag.path).name}"
+            write_report(result, report_dir)
+            metrics = result.summary["metrics"]
+            entry.update(evaluated=result.summary["evaluated"], abs_rel=metrics["abs_rel"], rmse=metrics["rmse"],
+                         a1=metrics["a1"], gt_over_pred=result.summary["scaling"]["ratio_median"],
+                         report=str(report_dir / "report.md"))
+        results.append(entry)
+    return results
+
+
+def _evaluate(options: AdaptOptions, model: SemDepthNet, meta: CheckpointMeta, held_back: RosbagDataset,
+              cache: FrameCache, label: str, out: Path, device: torch.device,
+              motion_units: float | None) -> dict[str, Any]:
+    _say(f"evaluating the {label} network on the held-back part ...")
+    indices = evenly_spaced(len(held_back), options.eval_frames)
+    errors = held_back_errors(model.to(device), meta.scale_factor, meta.min_depth, meta.max_depth, held_back,
+                              indices, device, motion_units)
+    depth = _depth_eval(options, cache, Predictor(model, meta, device=device), label, out)
+    return {"photometric": errors.summary(), "depth": depth, "scale_factor": meta.scale_factor,
+            "scale_source": meta.scale_source}
+
+
+# ------------------------------------------------------------------------------- training
+def _pose_mode(requested: str, has_odometry: bool, has_pose_weights: bool) -> str:
+    """auto: the odometry when every bag has one, else a pretrained pose net, else motion fitted with
+    the initial network (`adapt.motion`)."""
+    if requested not in POSE_MODES:
+        raise AdaptError(f"pose must be one of {', '.join(POSE_MODES)}, not {requested!r}")
+    if requested == "odometry" and not has_odometry:
+        raise AdaptError("--pose odometry needs odometry in every bag (nav_msgs/Odometry or /tf to the camera)")
+    if requested == "auto":
+        return "odometry" if has_odometry else "network" if has_pose_weights else "fit"
+    return requested
+
+
+def _train_config(options: AdaptOptions, meta: CheckpointMeta, height: int, width: int, pose_mode: str,
+                  has_odometry: bool, metres_per_unit: float, pose_layers: int, poses: Path | None,
+                  fg_labels: Path | None) -> TrainConfig:
+    data_options = {**options.bag_options(), "epoch_length": options.steps * options.batch_size}
+    for key, path in (("poses", poses), ("fg_labels", fg_labels)):
+        if path is not None:
+            data_options[key] = str(path)
+    values = {
+        "data.dataset": "rosbag", "data.height": height, "data.width": width, "data.num_workers": options.num_workers,
+        "data.eval_crop": None, "data.options": data_options,
+        "pose.source": "network" if pose_mode == "network" else "dataset",
+        "pose.dataset_scale": metres_per_unit,
+        "pose.odometry_weight": options.odometry_weight if pose_mode == "network" and has_odometry else 0.0,
+        "pose.num_layers": pose_layers,
+        "optim.batch_size": options.batch_size, "optim.num_epochs": 1, "optim.learning_rate": options.learning_rate,
+        "loss.min_depth": meta.min_depth, "loss.max_depth": meta.max_depth,
+        "run.seed": options.seed, "run.device": options.device, "run.max_steps": options.steps,
+        "run.log_every": 10, "run.image_every": 100,
+    }
+    return dataclasses.replace(load_config(values=values), model=meta.model_config)
+
+
+def _final_scale(options: AdaptOptions, pose_mode: str, has_odometry: bool, metres_per_unit: float,
+                 model: SemDepthNet, meta: CheckpointMeta, held_back: RosbagDataset,
+                 device: torch.device) -> tuple[float, str, dict[str, Any]]:
+    """The adapted checkpoint's factor: odometry, else camera-height ground plane, else none (relative)."""
+    if has_odometry:
+        how = "the odometry was the motion" if pose_mode == "odometry" else "the pose net was anchored to the odometry"
+        return metres_per_unit, "odometry", {"method": f"odometry ({how})"}
+    if options.camera_height is not None:
+        relative = dataclasses.replace(meta, scale_factor=1.0, scale_source="none")
+        factor, details = scale_from_camera_height(Predictor(model, relative, device=device), held_back,
+                                                   options.camera_height, options.eval_frames)
+        return factor, f"camera_height:{options.camera_height:g}m", details
+    kept = metres_per_unit if pose_mode == "fit" else 1.0
+    units = "keeps the initial network's units" if pose_mode == "fit" else "is a placeholder"
+    return kept, "none", {"method": f"no odometry and no --camera-height, so the depth is known only up to one "
+                                    f"unknown factor (the stored factor {kept:.4g} {units}); use the node's "
+                                    "ground_plane scale mode, or adapt again with --camera-height"}
+
+
+def adapt(options: AdaptOptions, resume: bool = False) -> AdaptResult:
+    """Run (or continue) an adaptation into ``options.out``; see the module docstring."""
+    started = time.perf_counter()
+    out = Path(options.out)
+    state = _load_state(out, options, resume)
+    if state is not None:
+        saved = AdaptOptions(**state["options"])
+        options = dataclasses.replace(saved, device=options.device, num_workers=options.num_workers)
+    device = resolve_device(options.device)
+    init_path = resolve_checkpoint(options.init)
+    init_model, init_meta = load_checkpoint(init_path)
+    height, width = options.height or init_meta.input_height, options.width or init_meta.input_width
+    run_dir = out / RUN_DIR
+    cache_dir = run_dir / BAG_CACHE_DIR
+
+    _say(f"adapt: {describe_architecture(init_meta.model_config)} from {init_path} to {', '.join(options.bags)} "
+         f"at {height}x{width}")
+    train_part = _part(options, cache_dir, "train", height, width)
+    cache = train_part.cache
+    held_back = _part(options, cache_dir, "val", height, width)
+    _say(f"frames: {cache.describe()}")
+    for note in cache.notes:
+        _say(f"note: {note}")
+    _say(f"training part: {len(train_part)} target frames; held back: {len(held_back)} (last "
+         f"{options.val_fraction:.0%} of each bag's time)")
+    has_odometry = cache.has_odometry
+    poses_file, labels_file = run_dir / FITTED_POSES, run_dir / FOREGROUND_LABELS
+    if state is None:
+        pose_state, pose_from = None, None
+        for candidate in (options.init_pose, str(init_path)):
+            if candidate is not None and (pose_state := read_pose_state(candidate)) is not None:
+                pose_from = candidate
+                break
+        if options.init_pose and pose_from is None:
+            raise AdaptError(f"--init-pose {options.init_pose} holds no pose-net weights")
+        pose_layers = check_pose_state(pose_state, pose_from) if pose_state is not None else 18
+        pose_mode = _pose_mode(options.pose, has_odometry, pose_from is not None)
+        if pose_mode == "network" and pose_from is None:
+            _say("note: the pose net starts from scratch (no pose-net weights in --init or --init-pose); it needs "
+                 "many steps before its motion helps")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if pose_mode == "fit":
+            _say("measuring the camera motion between kept frames with the initial network's depth ...")
+            np.save(poses_file, fitted_poses(init_model, init_meta, cache, device))
+        if init_meta.model_config.semantic:
+            _say("keeping the semantic head: the initial network's foreground masks become its labels ...")
+            np.save(labels_file, foreground_labels(init_model, init_meta, cache, device))
+        if has_odometry:
+            _say("measuring the initial network's metric scale against the odometry ...")
+            metres_per_unit, scale_details = odometry_scale(init_model.to(device), init_meta.min_depth,
+                                                            init_meta.max_depth, train_part, device=device)
+            _say(f"odometry scale: {metres_per_unit:.4g} m per network unit (the checkpoint said "
+                 f"{init_meta.scale_factor:.4g}, {init_meta.scale_source})")
+        else:
+            metres_per_unit, scale_details = init_meta.scale_factor, {"method": "none (no odometry)"}
+        motion_units = metres_per_unit if has_odometry else None
+        before = _evaluate(options, init_model, init_meta, held_back, cache, "before", out, device, motion_units)
+        state = {"options": dataclasses.asdict(options), "init": str(init_path), "pose_mode": pose_mode,
+                 "has_odometry": has_odometry,
+                 "pose_from": pose_from, "pose_layers": pose_layers, "metres_per_unit": metres_per_unit,
+                 "scale_search": scale_details, "before": before, "frames": _frames_summary(cache, options)}
+        _save_state(out, state)
+    pose_mode, pose_layers, metres_per_unit = state["pose_mode"], state["pose_layers"], state["metres_per_unit"]
+    config = _train_config(options, init_meta, height, width, pose_mode, has_odometry, metres_per_unit, pose_layers,
+                           poses_file if pose_mode == "fit" else None,
+                           labels_file if init_meta.model_config.semantic else None)
+    continuing = (run_dir / RESUME_FILE).is_file()
+    trainer = Trainer(config, run_dir, resume=continuing)
+    if not continuing:
+        trainer.model.load_state_dict(init_model.state_dict())
+        if state["pose_from"] is not None:
+            trainer.pose_net.load_state_dict(read_pose_state(state["pose_from"]))
+    _say(f"training: {options.steps} steps of {options.batch_size} frames, ego-motion from "
+         f"{describe_motion(pose_mode, has_odometry)}"
+         f"{' (continuing from step ' + str(trainer.step) + ')' if continuing else ''}")
+    train_start, step_start = time.perf_counter(), trainer.step
+    summary = trainer.train()
+    train_seconds = time.perf_counter() - train_start
+    if summary["stopped"]:
+        _say(f"stopped at step {summary['step']} of {options.steps}; continue with: semdepth adapt --out {out} "
+             "--resume")
+        return AdaptResult(out, True, state)
+    model = trainer.model.cpu().eval()
+    factor, source, details = _final_scale(options, pose_mode, has_odometry, metres_per_unit, model,
+                                           dataclasses.replace(init_meta, input_height=height, input_width=width),
+                                           held_back, device)
+    meta = _adapted_meta(init_meta, height, width, factor, source, details, state, options, summary)
+    save_checkpoint(out / MODEL_FILE, model, meta)
+    adapted_model, adapted_meta = load_checkpoint(out / MODEL_FILE)
+    after = _evaluate(options, adapted_model, adapted_meta, held_back, cache, "after", out, device,
+                      metres_per_unit if has_odometry else None)
+    images = (summary["step"] - step_start) * options.batch_size
+    report = {**state, "after": after, "model": str(out / MODEL_FILE), "scale": {"factor": factor, "source": source,
+                                                                                **details},
+              "training": {"steps": summary["step"], "batch_size": options.batch_size, "device": str(device),
+                           "seconds_this_session": round(train_seconds, 1),
+                           "images_per_second": round(images / train_seconds, 3) if train_seconds > 0 else None,
+                           "last_validation": summary["val"]},
+              "wall_seconds_this_session": round(time.perf_counter() - started, 1)}
+    write_adapt_report(out, report, (init_model, init_meta), (adapted_model, adapted_meta), held_back, device)
+    _say(f"wrote {out / MODEL_FILE} (scale {factor:.4g}, {source}) and {out / 'report.md'}")
+    return AdaptResult(out, False, report)
+
+
+def _frames_summary(cache: FrameCache, options: AdaptOptions) -> dict[str, Any]:
+    return {"counts": cache.counts(), "description": cache.describe(), "notes": cache.notes,
+            "bags": [{"path": b.path, "image_topic": b.image_topic, "odometry": b.odometry, "images": len(b.stamps),
+                      "truncated": b.truncated, "held_back_from_image": cache.held_back_start(i, options.val_fraction),
+                      "counts": b.counts, "gaps": b.gaps} for i, b in enumerate(cache.bags)]}
+
+
+def _adapted_meta(init_meta: CheckpointMeta, height: int, width: int, factor: float, source: str,
+                  details: dict[str, Any], state: dict[str, Any], options: AdaptOptions,
+                  summary: dict[str, Any]) -> CheckpointMeta:
+    training = {"adapted_from": state["init"], "bags": options.bags, "steps": summary["step"],
+                "pose_mode": state["pose_mode"], "frames": state["frames"]["counts"], "val": summary["val"]}
+    provenance = {**init_meta.provenance, "adapted": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  "command": "semdepth adapt", "scale": details}
+    return dataclasses.replace(init_meta, input_height=height, input_width=width, scale_factor=float(factor),
+                               scale_source=source, training=training, provenance=provenance)
