@@ -12,6 +12,7 @@ import os
 import signal
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -22,6 +23,7 @@ from semdepth_ros.bag.transforms import invert, split_transform
 from semdepth_ros.checkpoint import CheckpointError, load_checkpoint, read_meta, save_checkpoint
 from semdepth_ros.cli.main import main
 from semdepth_ros.codec import camera_info_fields, depth_to_image_fields, rgb_to_image_fields
+from semdepth_ros.demo.drive import write_drive_bag as write_drive_bag_demo
 from semdepth_ros.model import PoseNet
 from semdepth_synth import SynthConfig, SynthSequence
 from semdepth_training.adapt.run import AdaptOptions, adapt
@@ -130,6 +132,26 @@ def test_stationary_frames_are_skipped_and_counted(bags: dict[str, Path], tmp_pa
         assert 0.5 < float(torch.linalg.norm(sample[("T", 1)][:3, 3])) < 1.2
 
 
+def test_duplicate_stamps_are_dropped_and_stamp_gaps_split_the_sequence(tmp_path: Path) -> None:
+    sequence = SynthSequence(SynthConfig(height=HEIGHT, width=WIDTH, seed=STREET, num_frames=12))
+    stamps = [T0 + i * PERIOD for i in range(12)]
+    stamps[9:] = [s + 10 * PERIOD for s in stamps[9:]]          # the recorder paused for a second
+    with bagio.BagWriter(tmp_path / "bag") as bag:
+        for i, stamp in enumerate(stamps):
+            frame = sequence[i]
+            bag.write("/camera/camera_info",
+                      bagio.camera_info_msg(camera_info_fields(frame.K, WIDTH, HEIGHT), stamp, CAMERA), stamp)
+            for _ in range(2 if i == 4 else 1):                   # frame 4 published twice
+                bag.write("/camera/image_raw", bagio.image_msg(rgb_to_image_fields(frame.rgb), stamp, CAMERA), stamp)
+    frames = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(tmp_path / "bag")],
+                           progress=False)
+    counts = frames.cache.counts()
+    assert counts["images"] == 13 and counts["duplicates"] == 1 and counts["gaps"] == 1 and counts["kept"] == 12
+    assert [f.segment for f in frames.cache.frames] == [1] * 9 + [2] * 3
+    assert frames.targets == [1, 2, 3, 4, 5, 6, 7, 10]       # no sample spans the gap
+    assert "duplicate or backward stamps" in frames.cache.describe()
+
+
 def test_min_baseline_sets_the_frame_stride_by_speed(bags: dict[str, Path], tmp_path: Path) -> None:
     wide = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(bags["odometry"])],
                          min_baseline=1.5, progress=False)
@@ -139,6 +161,35 @@ def test_min_baseline_sets_the_frame_stride_by_speed(bags: dict[str, Path], tmp_
     steps = [np.linalg.norm(np.subtract(b.pose, a.pose)[:3, 3]) for a, b in zip(frames[:-1], frames[1:])
              if a.segment == b.segment]  # neighbours; the stop starts a new segment
     assert len(steps) > 5 and min(steps) >= 1.5 - 1e-6
+
+
+def test_a_folder_of_bags_demo_and_recorded_bags_and_compressed_images_are_inputs(
+        tmp_path: Path, capsys: pytest.CaptureFixture, tiny_checkpoint: Path) -> None:
+    folder = tmp_path / "bags"
+    folder.mkdir()
+    write_drive_bag_demo(folder / "a_demo", frames=8, height=HEIGHT, width=WIDTH, seed=1, start_ns=T0, rate_hz=10.0)
+    assert main(["eval-bag", str(folder / "a_demo"), "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
+                 "--depth-topic", DEPTH_TOPIC, "--out", str(tmp_path / "eval"),
+                 "--record", str(folder / "b_recorded")]) == 0
+    capsys.readouterr()
+    sequence = SynthSequence(SynthConfig(height=HEIGHT, width=WIDTH, seed=2, num_frames=6))
+    compressed = bagio.msg_class("sensor_msgs/msg/CompressedImage")
+    with bagio.BagWriter(folder / "c_compressed", "sqlite3") as bag:
+        for frame in sequence:
+            stamp = T0 + frame.index * PERIOD
+            jpeg = cv2.imencode(".jpg", frame.rgb[..., ::-1])[1]
+            bag.write("/cam/image_raw/compressed", compressed(bagio.header(stamp, CAMERA), "jpeg", jpeg), stamp)
+            bag.write("/cam/camera_info", bagio.camera_info_msg(camera_info_fields(frame.K, WIDTH, HEIGHT), stamp,
+                                                                CAMERA), stamp)
+    frames = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(folder)], progress=False)
+    bags = frames.cache.bags
+    assert [Path(b.path).name for b in bags] == ["a_demo", "b_recorded", "c_compressed"]
+    assert [b.image_topic for b in bags] == ["/camera/image_raw", "/camera/image_raw", "/cam/image_raw/compressed"]
+    assert [b.counts["images"] for b in bags] == [8, 8, 6] and all(b.counts["kept"] > 0 for b in bags)
+    # No sample pairs frames of different bags.
+    assert len({f.segment for f in frames.cache.frames}) >= 3
+    for target in frames.targets:
+        assert frames.cache.frames[target - 1].bag == frames.cache.frames[target + 1].bag
 
 
 def test_bag_without_camera_info_and_without_yaml_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture,

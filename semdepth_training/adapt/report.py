@@ -86,9 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [f"- note: {note}" for note in frames["notes"]]
     pose = describe_motion(report["pose_mode"], report["has_odometry"])
     lines += [f"- training: {training['steps']} steps x {training['batch_size']} frames on {training['device']}, "
-              f"ego-motion from {pose}; {_fmt(training['images_per_second'])} images/s, "
-              f"{_fmt(training['seconds_this_session'])} s training (this session), "
-              f"{_fmt(report['wall_seconds_this_session'])} s in all",
+              f"ego-motion from {pose}; {_fmt(training['images_per_second'])} images/s; "
+              f"{_fmt(report['wall_seconds_this_session'])} s wall time in all (this session, before the report)",
               "", "## Metric scale", ""]
     if scale["source"] == "none":
         lines.append(f"**RELATIVE depth**: {scale['method']}.")
@@ -117,7 +116,9 @@ def markdown(report: dict[str, Any]) -> str:
               f"protocol on the held-back images, crop {options['crop'] or 'none'}, ground truth capped at "
               f"{options['max_eval_depth']:g} m, per-frame median scaling; full eval-bag reports in `eval_before_*/` "
               "and `eval_after_*/`.", "", f"![before / after]({MONTAGE})", "",
-              "## Run the node on it", "",
+              "## Time per stage", "", "| stage | wall s | CPU s (this process) |", "|---|---|---|"]
+    lines += [f"| {name} | {t['wall_s']:g} | {t['cpu_s']:g} |" for name, t in report["timings"].items()]
+    lines += ["", "## Run the node on it", "",
               f"`ros2 launch semdepth_ros depth.launch.py checkpoint:={report['model']}` "
               "(scale_mode checkpoint uses the factor above)", ""]
     return "\n".join(lines)

@@ -4,23 +4,29 @@ Each step leaves its result in the output folder, so a stopped run resumes where
 
 1. frames: the bags' images chosen and cached (`datasets.bag_cache`), with the counts of what was
    skipped and why;
-2. scale: with odometry, the factor that turns the initial network's depth into metres (`adapt.scale`);
-3. before: the initial network on the held-back part (the last ``val_fraction`` of each bag's time):
+2. motion and labels: without odometry (and without pose-net weights), the camera motion measured with
+   the initial network (`adapt.motion`); with a semantic head, the initial network's masks as its
+   labels (`adapt.labels`);
+3. scale: with odometry, the factor that turns the initial network's depth into metres (`adapt.scale`);
+4. before: the initial network on the held-back part (the last ``val_fraction`` of each bag's time):
    photometric error (`adapt.photometric`) and, when the bag has a LiDAR or depth topic, depth Abs Rel
    through eval-bag's own evaluation of exactly those images;
-4. training: the project's Trainer on the training part, one epoch of ``steps`` batches (tqdm with ETA;
-   Ctrl-C saves, ``resume`` continues), ego-motion from the odometry (``pose: odometry``) or from the
-   pose net, then anchored to the odometry when there is one (``pose: network``);
-5. the adapted checkpoint ``model.pt``, metric from the odometry, else from a known camera height over
-   the ground plane, else relative (scale_source "none"), as its metadata and the report say;
-6. after: the same evaluation, then ``report.md``, ``report.json`` and ``montage.png``.
+5. training: the project's Trainer on the training part, one epoch of ``steps`` batches (tqdm with ETA;
+   Ctrl-C saves, ``resume`` continues); ego-motion from the odometry, the measured motion, or the pose
+   net (anchored to the odometry when there is one);
+6. the adapted checkpoint ``model.pt``, metric from the odometry (its factor measured again on the
+   adapted network), else from a known camera height over the ground plane, else relative
+   (scale_source "none"), as its metadata, the log and the report say;
+7. after: the same evaluation, then ``report.md``, ``report.json`` and ``montage.png``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,12 +234,18 @@ def _train_config(options: AdaptOptions, meta: CheckpointMeta, height: int, widt
 
 
 def _final_scale(options: AdaptOptions, pose_mode: str, has_odometry: bool, metres_per_unit: float,
-                 model: SemDepthNet, meta: CheckpointMeta, held_back: RosbagDataset,
+                 model: SemDepthNet, meta: CheckpointMeta, train_part: RosbagDataset, held_back: RosbagDataset,
                  device: torch.device) -> tuple[float, str, dict[str, Any]]:
-    """The adapted checkpoint's factor: odometry, else camera-height ground plane, else none (relative)."""
+    """The adapted checkpoint's factor: odometry, else camera-height ground plane, else none (relative).
+
+    With odometry the factor is measured again on the adapted network (training frames): training in
+    odometry units pulls the depth towards metres, but a short run leaves part of the way to go."""
     if has_odometry:
+        factor, details = odometry_scale(model.to(device), meta.min_depth, meta.max_depth, train_part, device=device)
         how = "the odometry was the motion" if pose_mode == "odometry" else "the pose net was anchored to the odometry"
-        return metres_per_unit, "odometry", {"method": f"odometry ({how})"}
+        details["method"] = (f"odometry: photometric search on the adapted network over training frames ({how}; "
+                             f"training units {metres_per_unit:.4g} m)")
+        return factor, "odometry", details
     if options.camera_height is not None:
         relative = dataclasses.replace(meta, scale_factor=1.0, scale_source="none")
         factor, details = scale_from_camera_height(Predictor(model, relative, device=device), held_back,
@@ -246,106 +258,173 @@ def _final_scale(options: AdaptOptions, pose_mode: str, has_odometry: bool, metr
                                     "ground_plane scale mode, or adapt again with --camera-height"}
 
 
-def adapt(options: AdaptOptions, resume: bool = False) -> AdaptResult:
-    """Run (or continue) an adaptation into ``options.out``; see the module docstring."""
-    started = time.perf_counter()
-    out = Path(options.out)
-    state = _load_state(out, options, resume)
-    if state is not None:
-        saved = AdaptOptions(**state["options"])
-        options = dataclasses.replace(saved, device=options.device, num_workers=options.num_workers)
-    device = resolve_device(options.device)
-    init_path = resolve_checkpoint(options.init)
-    init_model, init_meta = load_checkpoint(init_path)
-    height, width = options.height or init_meta.input_height, options.width or init_meta.input_width
-    run_dir = out / RUN_DIR
-    cache_dir = run_dir / BAG_CACHE_DIR
+class Stopwatch:
+    """Wall and process CPU seconds per stage (the CPU time stays meaningful on a shared machine)."""
 
-    _say(f"adapt: {describe_architecture(init_meta.model_config)} from {init_path} to {', '.join(options.bags)} "
-         f"at {height}x{width}")
-    train_part = _part(options, cache_dir, "train", height, width)
-    cache = train_part.cache
-    held_back = _part(options, cache_dir, "val", height, width)
-    _say(f"frames: {cache.describe()}")
-    for note in cache.notes:
-        _say(f"note: {note}")
-    _say(f"training part: {len(train_part)} target frames; held back: {len(held_back)} (last "
-         f"{options.val_fraction:.0%} of each bag's time)")
+    def __init__(self, timings: dict[str, dict[str, float]]) -> None:
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.timings[name] = {"wall_s": round(time.perf_counter() - wall, 2), "cpu_s": round(time.process_time() - cpu, 2)}
+
+
+@dataclasses.dataclass
+class _Setup:
+    """What every session of a run needs: the options, the initial network, the frames."""
+
+    options: AdaptOptions
+    out: Path
+    device: torch.device
+    init_path: Path
+    init_model: SemDepthNet
+    init_meta: CheckpointMeta
+    height: int
+    width: int
+    train_part: RosbagDataset
+    held_back: RosbagDataset
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out / RUN_DIR
+
+    @property
+    def cache(self) -> FrameCache:
+        return self.train_part.cache
+
+
+def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
+    """The first session's steps before training (motion, labels, scale, before); their state."""
+    options, cache, run_dir = setup.options, setup.cache, setup.run_dir
+    init_model, init_meta, device = setup.init_model, setup.init_meta, setup.device
+    pose_state, pose_from = None, None
+    for candidate in (options.init_pose, str(setup.init_path)):
+        if candidate is not None and (pose_state := read_pose_state(candidate)) is not None:
+            pose_from = candidate
+            break
+    if options.init_pose and pose_from is None:
+        raise AdaptError(f"--init-pose {options.init_pose} holds no pose-net weights")
+    pose_layers = check_pose_state(pose_state, pose_from) if pose_state is not None else 18
     has_odometry = cache.has_odometry
-    poses_file, labels_file = run_dir / FITTED_POSES, run_dir / FOREGROUND_LABELS
-    if state is None:
-        pose_state, pose_from = None, None
-        for candidate in (options.init_pose, str(init_path)):
-            if candidate is not None and (pose_state := read_pose_state(candidate)) is not None:
-                pose_from = candidate
-                break
-        if options.init_pose and pose_from is None:
-            raise AdaptError(f"--init-pose {options.init_pose} holds no pose-net weights")
-        pose_layers = check_pose_state(pose_state, pose_from) if pose_state is not None else 18
-        pose_mode = _pose_mode(options.pose, has_odometry, pose_from is not None)
-        if pose_mode == "network" and pose_from is None:
-            _say("note: the pose net starts from scratch (no pose-net weights in --init or --init-pose); it needs "
-                 "many steps before its motion helps")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if pose_mode == "fit":
-            _say("measuring the camera motion between kept frames with the initial network's depth ...")
-            np.save(poses_file, fitted_poses(init_model, init_meta, cache, device))
-        if init_meta.model_config.semantic:
-            _say("keeping the semantic head: the initial network's foreground masks become its labels ...")
-            np.save(labels_file, foreground_labels(init_model, init_meta, cache, device))
-        if has_odometry:
-            _say("measuring the initial network's metric scale against the odometry ...")
+    pose_mode = _pose_mode(options.pose, has_odometry, pose_from is not None)
+    if pose_mode == "network" and pose_from is None:
+        _say("note: the pose net starts from scratch (no pose-net weights in --init or --init-pose); it needs many "
+             "steps before its motion helps")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if pose_mode == "fit":
+        _say("measuring the camera motion between kept frames with the initial network's depth ...")
+        with clock.stage("motion"):
+            np.save(run_dir / FITTED_POSES, fitted_poses(init_model, init_meta, cache, device))
+    if init_meta.model_config.semantic:
+        _say("keeping the semantic head: the initial network's foreground masks become its labels ...")
+        with clock.stage("labels"):
+            np.save(run_dir / FOREGROUND_LABELS, foreground_labels(init_model, init_meta, cache, device))
+    metres_per_unit, scale_details = init_meta.scale_factor, {"method": "none (no odometry)"}
+    if has_odometry:
+        _say("measuring the initial network's metric scale against the odometry ...")
+        with clock.stage("scale"):
             metres_per_unit, scale_details = odometry_scale(init_model.to(device), init_meta.min_depth,
-                                                            init_meta.max_depth, train_part, device=device)
-            _say(f"odometry scale: {metres_per_unit:.4g} m per network unit (the checkpoint said "
-                 f"{init_meta.scale_factor:.4g}, {init_meta.scale_source})")
-        else:
-            metres_per_unit, scale_details = init_meta.scale_factor, {"method": "none (no odometry)"}
-        motion_units = metres_per_unit if has_odometry else None
-        before = _evaluate(options, init_model, init_meta, held_back, cache, "before", out, device, motion_units)
-        state = {"options": dataclasses.asdict(options), "init": str(init_path), "pose_mode": pose_mode,
-                 "has_odometry": has_odometry,
-                 "pose_from": pose_from, "pose_layers": pose_layers, "metres_per_unit": metres_per_unit,
-                 "scale_search": scale_details, "before": before, "frames": _frames_summary(cache, options)}
-        _save_state(out, state)
-    pose_mode, pose_layers, metres_per_unit = state["pose_mode"], state["pose_layers"], state["metres_per_unit"]
-    config = _train_config(options, init_meta, height, width, pose_mode, has_odometry, metres_per_unit, pose_layers,
-                           poses_file if pose_mode == "fit" else None,
-                           labels_file if init_meta.model_config.semantic else None)
+                                                            init_meta.max_depth, setup.train_part, device=device)
+        _say(f"odometry scale: {metres_per_unit:.4g} m per network unit (the checkpoint said "
+             f"{init_meta.scale_factor:.4g}, {init_meta.scale_source})")
+    with clock.stage("before"):
+        before = _evaluate(options, init_model, init_meta, setup.held_back, cache, "before", setup.out, device,
+                           metres_per_unit if has_odometry else None)
+    return {"options": dataclasses.asdict(options), "init": str(setup.init_path), "pose_mode": pose_mode,
+            "has_odometry": has_odometry, "pose_from": pose_from, "pose_layers": pose_layers,
+            "metres_per_unit": metres_per_unit, "scale_search": scale_details, "before": before,
+            "frames": _frames_summary(cache, options), "timings": clock.timings}
+
+
+def _trainer(setup: _Setup, state: dict[str, Any]) -> Trainer:
+    """The Trainer of the run, continuing its saved state or starting from the initial weights."""
+    options, meta, run_dir = setup.options, setup.init_meta, setup.run_dir
+    pose_mode = state["pose_mode"]
+    config = _train_config(options, meta, setup.height, setup.width, pose_mode, state["has_odometry"],
+                           state["metres_per_unit"], state["pose_layers"],
+                           run_dir / FITTED_POSES if pose_mode == "fit" else None,
+                           run_dir / FOREGROUND_LABELS if meta.model_config.semantic else None)
     continuing = (run_dir / RESUME_FILE).is_file()
     trainer = Trainer(config, run_dir, resume=continuing)
     if not continuing:
-        trainer.model.load_state_dict(init_model.state_dict())
+        trainer.model.load_state_dict(setup.init_model.state_dict())
         if state["pose_from"] is not None:
             trainer.pose_net.load_state_dict(read_pose_state(state["pose_from"]))
     _say(f"training: {options.steps} steps of {options.batch_size} frames, ego-motion from "
-         f"{describe_motion(pose_mode, has_odometry)}"
-         f"{' (continuing from step ' + str(trainer.step) + ')' if continuing else ''}")
-    train_start, step_start = time.perf_counter(), trainer.step
-    summary = trainer.train()
-    train_seconds = time.perf_counter() - train_start
+         f"{describe_motion(pose_mode, state['has_odometry'])}"
+         + (f" (continuing from step {trainer.step})" if continuing else ""))
+    return trainer
+
+
+def _setup(options: AdaptOptions, resume: bool) -> tuple[_Setup, dict[str, Any] | None]:
+    out = Path(options.out)
+    state = _load_state(out, options, resume)
+    if state is not None:  # a run's options are its own; only where it runs may change
+        options = dataclasses.replace(AdaptOptions(**state["options"]), device=options.device,
+                                      num_workers=options.num_workers)
+    init_path = resolve_checkpoint(options.init)
+    init_model, init_meta = load_checkpoint(init_path)
+    height, width = options.height or init_meta.input_height, options.width or init_meta.input_width
+    _say(f"adapt: {describe_architecture(init_meta.model_config)} from {init_path} to {', '.join(options.bags)} "
+         f"at {height}x{width}")
+    cache_dir = out / RUN_DIR / BAG_CACHE_DIR
+    train_part = _part(options, cache_dir, "train", height, width)
+    held_back = _part(options, cache_dir, "val", height, width)
+    setup = _Setup(options, out, resolve_device(options.device), init_path, init_model, init_meta, height, width,
+                   train_part, held_back)
+    _say(f"frames: {setup.cache.describe()}")
+    for note in setup.cache.notes:
+        _say(f"note: {note}")
+    _say(f"training part: {len(train_part)} target frames; held back: {len(held_back)} (last "
+         f"{options.val_fraction:.0%} of each bag's time)")
+    return setup, state
+
+
+def adapt(options: AdaptOptions, resume: bool = False) -> AdaptResult:
+    """Run (or continue) an adaptation into ``options.out``; see the module docstring."""
+    started = time.perf_counter()
+    timings: dict[str, dict[str, float]] = {}
+    clock = Stopwatch(timings)
+    with clock.stage("frames"):
+        setup, state = _setup(options, resume)
+    if state is None:
+        state = _prepare(setup, clock)
+        _save_state(setup.out, state)
+    options, out, device = setup.options, setup.out, setup.device
+    trainer = _trainer(setup, state)
+    step_start = trainer.step
+    with clock.stage("training"):
+        summary = trainer.train()
     if summary["stopped"]:
         _say(f"stopped at step {summary['step']} of {options.steps}; continue with: semdepth adapt --out {out} "
              "--resume")
         return AdaptResult(out, True, state)
     model = trainer.model.cpu().eval()
-    factor, source, details = _final_scale(options, pose_mode, has_odometry, metres_per_unit, model,
-                                           dataclasses.replace(init_meta, input_height=height, input_width=width),
-                                           held_back, device)
-    meta = _adapted_meta(init_meta, height, width, factor, source, details, state, options, summary)
+    has_odometry, metres_per_unit = state["has_odometry"], state["metres_per_unit"]
+    sized_meta = dataclasses.replace(setup.init_meta, input_height=setup.height, input_width=setup.width)
+    with clock.stage("scale_after"):
+        factor, source, details = _final_scale(options, state["pose_mode"], has_odometry, metres_per_unit, model,
+                                               sized_meta, setup.train_part, setup.held_back, device)
+    meta = _adapted_meta(sized_meta, factor, source, details, state, options, summary)
     save_checkpoint(out / MODEL_FILE, model, meta)
     adapted_model, adapted_meta = load_checkpoint(out / MODEL_FILE)
-    after = _evaluate(options, adapted_model, adapted_meta, held_back, cache, "after", out, device,
-                      metres_per_unit if has_odometry else None)
+    with clock.stage("after"):
+        after = _evaluate(options, adapted_model, adapted_meta, setup.held_back, setup.cache, "after", out, device,
+                          metres_per_unit if has_odometry else None)
+    train_seconds = timings["training"]["wall_s"]
     images = (summary["step"] - step_start) * options.batch_size
-    report = {**state, "after": after, "model": str(out / MODEL_FILE), "scale": {"factor": factor, "source": source,
-                                                                                **details},
+    report = {**state, "after": after, "model": str(out / MODEL_FILE),
+              "scale": {"factor": factor, "source": source, **details},
               "training": {"steps": summary["step"], "batch_size": options.batch_size, "device": str(device),
-                           "seconds_this_session": round(train_seconds, 1),
+                           "images_this_session": images, "seconds_this_session": train_seconds,
                            "images_per_second": round(images / train_seconds, 3) if train_seconds > 0 else None,
                            "last_validation": summary["val"]},
-              "wall_seconds_this_session": round(time.perf_counter() - started, 1)}
-    write_adapt_report(out, report, (init_model, init_meta), (adapted_model, adapted_meta), held_back, device)
+              "timings": {**state.get("timings", {}), **timings}}
+    report["wall_seconds_this_session"] = round(time.perf_counter() - started, 1)  # up to the report
+    write_adapt_report(out, report, (setup.init_model, setup.init_meta), (adapted_model, adapted_meta),
+                       setup.held_back, device)
     _say(f"wrote {out / MODEL_FILE} (scale {factor:.4g}, {source}) and {out / 'report.md'}")
     return AdaptResult(out, False, report)
 
@@ -357,12 +436,11 @@ def _frames_summary(cache: FrameCache, options: AdaptOptions) -> dict[str, Any]:
                       "counts": b.counts, "gaps": b.gaps} for i, b in enumerate(cache.bags)]}
 
 
-def _adapted_meta(init_meta: CheckpointMeta, height: int, width: int, factor: float, source: str,
-                  details: dict[str, Any], state: dict[str, Any], options: AdaptOptions,
-                  summary: dict[str, Any]) -> CheckpointMeta:
+def _adapted_meta(init_meta: CheckpointMeta, factor: float, source: str, details: dict[str, Any],
+                  state: dict[str, Any], options: AdaptOptions, summary: dict[str, Any]) -> CheckpointMeta:
     training = {"adapted_from": state["init"], "bags": options.bags, "steps": summary["step"],
                 "pose_mode": state["pose_mode"], "frames": state["frames"]["counts"], "val": summary["val"]}
     provenance = {**init_meta.provenance, "adapted": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "command": "semdepth adapt", "scale": details}
-    return dataclasses.replace(init_meta, input_height=height, input_width=width, scale_factor=float(factor),
-                               scale_source=source, training=training, provenance=provenance)
+    return dataclasses.replace(init_meta, scale_factor=float(factor), scale_source=source, training=training,
+                               provenance=provenance)

@@ -34,7 +34,7 @@ from semdepth_ros.bag.io import BagCorruptError, BagError, BagReader, stamp_to_n
 from semdepth_ros.bag.odometry import ODOMETRY_SOURCES, CameraTrajectory, read_camera_trajectory
 from semdepth_ros.bag.transforms import parse_extrinsic
 from semdepth_ros.codec import InputError, message_to_rgb
-from semdepth_ros.intrinsics import camera_for_image, intrinsics_for_image, rescale_to
+from semdepth_ros.intrinsics import camera_for_image, load_intrinsics, rescale_to
 
 INDEX_FILE = "index.json"
 FRAMES_FILE = "frames.u8"
@@ -311,7 +311,8 @@ def _scan_bag(number: int, bag: Path, source: BagSource, selection: FrameSelecti
             raise BagError(f"bag {bag} has no camera_info topic (sensor_msgs/CameraInfo) and no intrinsics file was "
                            f"given: record the camera_info beside {image_topic}, or pass --intrinsics "
                            "camera_info.yaml (ROS camera_info YAML or fx/fy/cx/cy)")
-        if source.intrinsics:
+        intrinsics = load_intrinsics(source.intrinsics) if source.intrinsics else None
+        if intrinsics is not None:
             info_topic = None  # the given file wins
         camera_frame = _first_frame_id(reader, image_topic, info_topic)
         trajectory = _trajectory(reader, source, camera_frame, notes)
@@ -335,7 +336,7 @@ def _scan_bag(number: int, bag: Path, source: BagSource, selection: FrameSelecti
                 if writer.full:
                     counts["over_cache"] += 1
                     continue
-                verdict, K, image = _decode(item.msg, info, source, height, width, notes, bag.name)
+                verdict, K, image = _decode(item.msg, info, intrinsics, height, width, notes, bag.name)
                 if verdict:
                     counts[verdict] += 1
                     continue
@@ -363,14 +364,15 @@ def _scan_bag(number: int, bag: Path, source: BagSource, selection: FrameSelecti
     return summary, segment
 
 
-def _decode(msg: Any, info: Any, source: BagSource, height: int, width: int, notes: list[str],
-            name: str) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:
-    """(rejection reason or None, K at the network size, the image resized to it)."""
+def _decode(msg: Any, info: Any, intrinsics: tuple[np.ndarray, tuple[int, int] | None] | None, height: int,
+            width: int, notes: list[str], name: str) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:
+    """(rejection reason or None, K at the network size, the image resized to it); ``intrinsics`` from a
+    file (K and the size it describes) win over the camera_info ``info``."""
     try:
         rgb = message_to_rgb(msg)
         h, w = rgb.shape[:2]
-        if source.intrinsics:
-            k = intrinsics_for_image(source.intrinsics, w, h)
+        if intrinsics is not None:
+            k = rescale_to(intrinsics[0], intrinsics[1], w, h)
         elif info is None:
             return "no_intrinsics", None, None
         else:
