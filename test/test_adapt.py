@@ -305,6 +305,21 @@ def test_odometry_loss_against_a_hand_computation() -> None:
     assert t.grad[0, 2] > 0  # too far: pulled back
 
 
+def test_the_odometry_anchor_pulls_the_pose_net_towards_the_odometry(bags: dict[str, Path], tmp_path: Path) -> None:
+    """pose.source network + pose.odometry_weight: the trainer adds the term, and it falls as the pose
+    net learns the odometry's translations (network units = metres / pose.dataset_scale)."""
+    torch.manual_seed(0)
+    values = {"data.dataset": "rosbag", "data.path": str(bags["odometry"]), "data.height": HEIGHT, "data.width": WIDTH,
+              "data.num_workers": 0, "data.eval_crop": None, "model.num_layers": 18, "model.semantic": False,
+              "model.seem": False, "model.attention": False, "model.width": 0.25, "pose.source": "network",
+              "pose.dataset_scale": 50.0, "pose.odometry_weight": 1.0, "optim.batch_size": 4,
+              "optim.learning_rate": 1e-3, "run.device": "cpu", "run.validate": False}
+    trainer = Trainer(load_config(values=values), tmp_path / "run")
+    batch = next(iter(torch.utils.data.DataLoader(trainer.train_set, batch_size=4)))
+    terms = [trainer.train_step(batch)[0].terms["odometry"].item() for _ in range(12)]
+    assert all(np.isfinite(terms)) and terms[-1] < 0.5 * terms[0], terms
+
+
 def test_pose_weights_from_a_checkpoint_payload_a_state_dict_or_none(tmp_path: Path, tiny_checkpoint: Path) -> None:
     pose = PoseNet(18)
     payload = torch.load(tiny_checkpoint, weights_only=True)
