@@ -1,9 +1,11 @@
-"""Synthetic street world: procedural KITTI-like drives with exact depth, classes and poses.
+"""Synthetic street world: procedural drives with exact depth, classes, poses and timestamps.
 
-Tests and demos use it to show that training learns real geometry without any downloaded data.
+Tests and demos use its basic street to show that training learns real geometry without any
+downloaded data; its domain-randomised streets (``SynthConfig(realism="fast" | "full")``) stand in
+for ImageNet as pre-training data that transfers to real driving video (docs/synthetic.md).
 """
-from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence, generate_sequence
+from semdepth_synth.sequence import REALISM, SynthConfig, SynthFrame, SynthSequence, generate_sequence
 from semdepth_synth.writer import montage, save_montage, write_dataset, write_sequence
 
-__all__ = ["SynthConfig", "SynthFrame", "SynthSequence", "generate_sequence", "montage", "save_montage",
-           "write_dataset", "write_sequence"]
+__all__ = ["REALISM", "SynthConfig", "SynthFrame", "SynthSequence", "generate_sequence", "montage",
+           "save_montage", "write_dataset", "write_sequence"]

@@ -2,8 +2,8 @@
 
 Per sequence: images/NNNNNN.png, depth/NNNNNN.npy (float32 metres, 0 = sky/invalid),
 fg_mask/NNNNNN.png (0/255), classes/NNNNNN.png (Cityscapes train ids), poses.txt (3x4
-camera-to-world per line), intrinsics.yaml, and preview.png (a montage of the first frame), so the
-same loader that reads users' recordings reads these.
+camera-to-world per line), timestamps.txt (seconds per image), intrinsics.yaml, and preview.png (a
+montage of the first frame), so the same loader that reads users' recordings reads these.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def write_sequence(folder: str | Path, config: SynthConfig, overwrite: bool = Fa
     _prepare(folder, overwrite)
     sequence = SynthSequence(config)
     (folder / "intrinsics.yaml").write_text(_intrinsics_yaml(sequence.K, config.width, config.height))
-    poses = []
+    poses, stamps = [], []
     for i in range(len(sequence)):
         frame = sequence[i]
         stem = f"{i:06d}"
@@ -76,11 +76,13 @@ def write_sequence(folder: str | Path, config: SynthConfig, overwrite: bool = Fa
         _write_png(folder / "fg_mask" / f"{stem}.png", frame.fg_mask * np.uint8(255))
         _write_png(folder / "classes" / f"{stem}.png", frame.class_ids)
         poses.append(" ".join(f"{value:.9g}" for value in frame.pose[:3].reshape(-1)))
+        stamps.append(f"{frame.timestamp:.9f}")
         if i == 0:
             save_montage(frame, folder / "preview.png")
         if progress is not None:
             progress.update(1)
     (folder / "poses.txt").write_text("\n".join(poses) + "\n")
+    (folder / "timestamps.txt").write_text("\n".join(stamps) + "\n")
     return folder
 
 

@@ -23,19 +23,24 @@ def ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-pixel, per-channel clamp((1 - SSIM) / 2, 0, 1) on 3x3 windows [B,C,H,W].
 
     Semantic-Guided Representation Enhancement, Eq. 2 / Monodepth2: mean-pooled local statistics with
-    reflection padding so the output keeps the input size and the border pixels see mirrored rather than
-    zero neighbours.
+    reflection padding so the output keeps the input size and the border pixels see mirrored rather
+    than zero neighbours.
+    The five statistics go through two stacked pad+pool calls instead of five each: the
+    prediction's x, x^2, xy (which carry the gradient in training) and the target's y, y^2 (the
+    backward pass pools nothing it does not need). Same numbers as pooling them one by one.
     """
-    def pool(t: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
-
-    mu_x, mu_y = pool(x), pool(y)
-    var_x = pool(x * x) - mu_x * mu_x
-    var_y = pool(y * y) - mu_y * mu_y
-    cov_xy = pool(x * y) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov_xy + SSIM_C2)
-    den = (mu_x * mu_x + mu_y * mu_y + SSIM_C1) * (var_x + var_y + SSIM_C2)
+    c = x.shape[1]
+    mu_x, mean_xx, mean_xy = _box_mean(torch.cat([x, x * x, x * y], 1)).split(c, 1)
+    mu_y, mean_yy = _box_mean(torch.cat([y, y * y], 1)).split(c, 1)
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    num = (2 * mu_xy + SSIM_C1) * (2 * (mean_xy - mu_xy) + SSIM_C2)
+    den = (mu_xx + mu_yy + SSIM_C1) * ((mean_xx - mu_xx) + (mean_yy - mu_yy) + SSIM_C2)
     return torch.clamp((1 - num / den) / 2, 0, 1)
+
+
+def _box_mean(t: torch.Tensor) -> torch.Tensor:
+    """3x3 mean of every channel with reflection padding, same size as the input."""
+    return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
 
 
 def photometric_error(pred: torch.Tensor, target: torch.Tensor, alpha: float = 0.85) -> torch.Tensor:

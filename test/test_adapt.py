@@ -112,20 +112,20 @@ def _adapt_cli(capsys: pytest.CaptureFixture, bag: Path, model: Path, out: Path,
 def test_stationary_frames_are_skipped_and_counted(bags: dict[str, Path], tmp_path: Path, kind: str) -> None:
     train = RosbagDataset(tmp_path / "cache", "train", height=HEIGHT, width=WIDTH, bags=[str(bags[kind])],
                           progress=False)
-    counts = train.cache.counts()
+    counts = train.bag_frames.counts()
     assert counts["images"] == FRAMES + STILL_FOR
     assert counts["stationary"] == STILL_FOR and counts["kept"] == FRAMES
-    assert "6 stationary" in train.cache.describe()
-    assert train.cache.has_odometry == (kind == "odometry")
+    assert "6 stationary" in train.bag_frames.describe()
+    assert train.bag_frames.has_odometry == (kind == "odometry")
     # The stop splits the drive: no sample pairs a frame from before it with one after it.
-    segments = {f.segment for f in train.cache.frames}
+    segments = {f.segment for f in train.bag_frames.frames}
     assert len(segments) == 2
     held_back = RosbagDataset(tmp_path / "cache", "val", height=HEIGHT, width=WIDTH, bags=[str(bags[kind])],
                               progress=False)
-    start = held_back.cache.held_back_start(0, 0.3)
+    start = held_back.bag_frames.held_back_start(0, 0.3)
     assert start == int(np.ceil(0.7 * (FRAMES + STILL_FOR - 1)))   # the last 30% of the bag's time
-    assert all(held_back.cache.frames[t].raw_index >= start for t in held_back.targets)
-    assert all(train.cache.frames[t + 1].raw_index < start for t in train.targets)
+    assert all(held_back.bag_frames.frames[t].raw_index >= start for t in held_back.targets)
+    assert all(train.bag_frames.frames[t + 1].raw_index < start for t in train.targets)
     if kind == "odometry":  # the odometry motion between neighbours is the renderer's (0.8 m per frame)
         sample = train[0]
         assert sample["pose_valid"] == 1.0
@@ -145,19 +145,19 @@ def test_duplicate_stamps_are_dropped_and_stamp_gaps_split_the_sequence(tmp_path
                 bag.write("/camera/image_raw", bagio.image_msg(rgb_to_image_fields(frame.rgb), stamp, CAMERA), stamp)
     frames = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(tmp_path / "bag")],
                            progress=False)
-    counts = frames.cache.counts()
+    counts = frames.bag_frames.counts()
     assert counts["images"] == 13 and counts["duplicates"] == 1 and counts["gaps"] == 1 and counts["kept"] == 12
-    assert [f.segment for f in frames.cache.frames] == [1] * 9 + [2] * 3
+    assert [f.segment for f in frames.bag_frames.frames] == [1] * 9 + [2] * 3
     assert frames.targets == [1, 2, 3, 4, 5, 6, 7, 10]       # no sample spans the gap
-    assert "duplicate or backward stamps" in frames.cache.describe()
+    assert "duplicate or backward stamps" in frames.bag_frames.describe()
 
 
 def test_min_baseline_sets_the_frame_stride_by_speed(bags: dict[str, Path], tmp_path: Path) -> None:
     wide = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(bags["odometry"])],
                          min_baseline=1.5, progress=False)
-    counts = wide.cache.counts()
+    counts = wide.bag_frames.counts()
     assert counts["stride"] > 0 and counts["kept"] < FRAMES // 1.5
-    frames = wide.cache.frames
+    frames = wide.bag_frames.frames
     steps = [np.linalg.norm(np.subtract(b.pose, a.pose)[:3, 3]) for a, b in zip(frames[:-1], frames[1:])
              if a.segment == b.segment]  # neighbours; the stop starts a new segment
     assert len(steps) > 5 and min(steps) >= 1.5 - 1e-6
@@ -182,14 +182,14 @@ def test_a_folder_of_bags_demo_and_recorded_bags_and_compressed_images_are_input
             bag.write("/cam/camera_info", bagio.camera_info_msg(camera_info_fields(frame.K, WIDTH, HEIGHT), stamp,
                                                                 CAMERA), stamp)
     frames = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(folder)], progress=False)
-    bags = frames.cache.bags
+    bags = frames.bag_frames.bags
     assert [Path(b.path).name for b in bags] == ["a_demo", "b_recorded", "c_compressed"]
     assert [b.image_topic for b in bags] == ["/camera/image_raw", "/camera/image_raw", "/cam/image_raw/compressed"]
     assert [b.counts["images"] for b in bags] == [8, 8, 6] and all(b.counts["kept"] > 0 for b in bags)
     # No sample pairs frames of different bags.
-    assert len({f.segment for f in frames.cache.frames}) >= 3
+    assert len({f.segment for f in frames.bag_frames.frames}) >= 3
     for target in frames.targets:
-        assert frames.cache.frames[target - 1].bag == frames.cache.frames[target + 1].bag
+        assert frames.bag_frames.frames[target - 1].bag == frames.bag_frames.frames[target + 1].bag
 
 
 def test_bag_without_camera_info_and_without_yaml_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -206,8 +206,8 @@ def test_bag_without_camera_info_and_without_yaml_is_one_line_error(tmp_path: Pa
     yaml_file.write_text(f"fx: {k[0, 0]}\nfy: {k[1, 1]}\ncx: {k[0, 2]}\ncy: {k[1, 2]}\nwidth: {WIDTH}\nheight: {HEIGHT}\n")
     frames = RosbagDataset(tmp_path / "cache", "all", height=HEIGHT, width=WIDTH, bags=[str(bag)],
                            intrinsics=str(yaml_file), progress=False)
-    assert frames.cache.counts()["kept"] == FRAMES
-    assert np.allclose(frames.cache.frames[0].K, k)
+    assert frames.bag_frames.counts()["kept"] == FRAMES
+    assert np.allclose(frames.bag_frames.frames[0].K, k)
 
 
 # --- adaptation -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from semdepth_ros.geometry import depth_to_disp, pose_vec_to_matrix
 from semdepth_ros.model import PoseNet
 from semdepth_training.config import load_config
 from semdepth_training.datasets import build_dataset
+from semdepth_training.datasets.batch import collate_expanded
 from semdepth_training.losses import LossSettings, compute_losses, photometric_error
 from semdepth_synth import SynthConfig
 from semdepth_training.trainer import Trainer
@@ -71,7 +72,8 @@ def test_pose_net_learns_forward_motion_given_true_depth():
     for epoch in range(10):
         dataset.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(dataset, batch_size=4, shuffle=True, drop_last=True,
-                                             generator=torch.Generator().manual_seed(epoch))
+                                             generator=torch.Generator().manual_seed(epoch),
+                                             collate_fn=collate_expanded)
         for batch in loader:
             depth = torch.where(batch["depth_gt"] > 0, batch["depth_gt"], torch.tensor(100.0)) / scale
             outputs = {("disp", s): torch.nn.functional.interpolate(

@@ -13,7 +13,7 @@ from semdepth_ros.bag.oxts import EARTH_RADIUS, oxts_track
 from semdepth_ros.bag.transforms import invert, make_transform, quaternion_to_matrix, split_transform
 from semdepth_ros.cli.main import main
 
-from test_bag import CAMERA, T0, make_kitti_drive
+from bag_helpers import CAMERA, T0, make_kitti_drive
 
 IMU_TO_VELO = """calib_time: 25-May-2012 16:47:16
 R: 9.999976e-01 7.553071e-04 -2.035826e-03 -7.854027e-04 9.998898e-01 -1.482298e-02 2.024406e-03 1.482454e-02 9.998881e-01

@@ -14,10 +14,10 @@ from semdepth_ros.checkpoint import CheckpointMeta
 from semdepth_ros.model import SemDepthNet
 from semdepth_ros.predictor import Predictor
 from semdepth_ros.scale import NO_SCALE
-from semdepth_training.datasets.bag_cache import FrameCache
+from semdepth_training.datasets.bag_cache import BagFrames
 
 
-def foreground_labels(model: SemDepthNet, meta: CheckpointMeta, cache: FrameCache, device: torch.device,
+def foreground_labels(model: SemDepthNet, meta: CheckpointMeta, cache: BagFrames, device: torch.device,
                       batch_size: int = 16) -> np.ndarray:
     """uint8 {0, 1} masks [N, H, W] of every cached frame, as the node would output them."""
     predictor = Predictor(model, meta, device=device)

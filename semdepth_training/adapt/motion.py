@@ -16,19 +16,19 @@ import torch
 from semdepth_ros.checkpoint import CheckpointMeta
 from semdepth_ros.model import SemDepthNet
 from semdepth_training.adapt.photometric import FIT_SCHEDULE, fit_motion, network_depth
-from semdepth_training.datasets.bag_cache import FrameCache
+from semdepth_training.datasets.bag_cache import BagFrames
 from semdepth_training.datasets.base import RawSample, build_sample
 
 TRAJECTORY_SCHEDULE = FIT_SCHEDULE[:2]  # quarter and half resolution: enough for the motion itself
 
 
-def _pairs(cache: FrameCache, starts: list[int], device: torch.device) -> dict:
+def _pairs(cache: BagFrames, starts: list[int], device: torch.device) -> dict:
     samples = [build_sample(RawSample({0: cache.image(i), 1: cache.image(i + 1)}, np.asarray(cache.frames[i].K)), i,
                             cache.height, cache.width) for i in starts]
     return {k: torch.stack([s[k] for s in samples]).to(device) for k in samples[0] if torch.is_tensor(samples[0][k])}
 
 
-def fitted_poses(model: SemDepthNet, meta: CheckpointMeta, cache: FrameCache, device: torch.device,
+def fitted_poses(model: SemDepthNet, meta: CheckpointMeta, cache: BagFrames, device: torch.device,
                  batch_size: int = 8) -> np.ndarray:
     """Camera-to-world poses [N,4,4] of every cached frame (each segment starts at the identity)."""
     frames = cache.frames

@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import default_collate
 
 from semdepth_ros.geometry import disp_to_depth, pose_vec_to_matrix
 from semdepth_ros.model import SemDepthNet
 from semdepth_training.datasets.base import SampleDataset
+from semdepth_training.datasets.batch import expand_batch
 from semdepth_training.losses import photometric_error
 from semdepth_training.warping import warp_image
 
@@ -57,9 +59,8 @@ def evenly_spaced(count: int, limit: int) -> list[int]:
 
 
 def stack_samples(dataset: SampleDataset, indices: list[int], device: torch.device) -> dict[Any, torch.Tensor]:
-    """The samples ``indices`` of ``dataset`` as one batch on ``device``."""
-    samples = [dataset[i] for i in indices]
-    return {k: torch.stack([s[k] for s in samples]).to(device) for k in samples[0] if torch.is_tensor(samples[0][k])}
+    """The samples ``indices`` of ``dataset`` as one expanded batch (the sample dict) on ``device``."""
+    return expand_batch(default_collate([dataset[i] for i in indices]), device)
 
 
 @torch.no_grad()

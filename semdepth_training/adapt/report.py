@@ -55,8 +55,8 @@ def _montage(network_before: tuple[SemDepthNet, CheckpointMeta], network_after: 
     error_max = float(max(np.percentile(r.error_maps, 99) for r in runs))
     for row, (ax_row, index) in enumerate(zip(axes, indices)):
         target = held_back.targets[index]
-        frame = held_back.cache.frames[target]
-        ax_row[0].imshow(held_back.cache.image(target))
+        frame = held_back.bag_frames.frames[target]
+        ax_row[0].imshow(held_back.bag_frames.image(target))
         ax_row[0].set_title(f"held-back image {frame.raw_index} of bag {frame.bag}", fontsize=8)
         for column, (run, label) in enumerate(zip(runs, ("before", "after"))):
             depth = run.depth[row]

@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, evaluate_offline
+from semdepth_ros.bag.eval_bag import CheckpointScale, EvalOptions, EvalResult, evaluate_offline
 from semdepth_ros.bag.report import write_report
+from semdepth_ros.bag.selection import FrameSelection
 from semdepth_ros.checkpoint import CheckpointMeta, describe_architecture, load_checkpoint, resolve_checkpoint, \
     save_checkpoint
 from semdepth_ros.model import SemDepthNet
@@ -46,7 +47,7 @@ from semdepth_training.adapt.report import describe_motion, write_adapt_report
 from semdepth_training.adapt.scale import odometry_scale
 from semdepth_training.adapt.weights import check_pose_state, read_pose_state
 from semdepth_training.config import TrainConfig, load_config
-from semdepth_training.datasets.bag_cache import BagSource, FrameCache, FrameSelection
+from semdepth_training.datasets.bag_cache import BagFrames, BagSource, SelectionRules
 from semdepth_training.datasets.registry import BAG_CACHE_DIR
 from semdepth_training.datasets.rosbag import RosbagDataset
 from semdepth_training.export import scale_from_camera_height
@@ -104,15 +105,15 @@ class AdaptOptions:
     eval_frames: int = 48
     lidar_topic: str | None = None
     depth_topic: str | None = None
-    crop: str | None = None
+    crop: str = "auto"                     # eval-bag's: garg for KITTI data, none otherwise
     max_eval_depth: float = 80.0
 
     def source(self) -> BagSource:
         return BagSource(tuple(self.bags), self.image_topic, self.info_topic, self.intrinsics, self.odometry,
                          self.odom_topic, self.fixed_frame, self.camera_extrinsic)
 
-    def selection(self) -> FrameSelection:
-        return FrameSelection(self.min_baseline, self.still_speed, self.min_change, self.still_change, self.max_gap,
+    def selection(self) -> SelectionRules:
+        return SelectionRules(self.min_baseline, self.still_speed, self.min_change, self.still_change, self.max_gap,
                               self.cache_mb)
 
     def bag_options(self) -> dict[str, Any]:
@@ -156,44 +157,46 @@ def _load_state(out: Path, options: AdaptOptions, resume: bool) -> dict[str, Any
 
 
 # ------------------------------------------------------------------------------- evaluation
-def _part(options: AdaptOptions, cache_dir: Path, part: str, height: int, width: int) -> RosbagDataset:
+def _part(options: AdaptOptions, frames_dir: Path, part: str, height: int, width: int) -> RosbagDataset:
     """The training or held-back part of the cached frames, unaugmented."""
-    return RosbagDataset(cache_dir, part, height=height, width=width, **options.bag_options())
+    return RosbagDataset(frames_dir, part, height=height, width=width, **options.bag_options())
 
 
-def _depth_eval(options: AdaptOptions, cache: FrameCache, predictor: Predictor, label: str,
+def _depth_eval(options: AdaptOptions, frames: BagFrames, predictor: Predictor, label: str,
                 out: Path) -> list[dict[str, Any]]:
-    """Abs Rel on each bag's held-back images through eval-bag's offline evaluation; the prediction is
-    taken with the checkpoint's scale factor, so the median-scaled numbers (the monocular protocol)
-    and the per-frame GT/prediction ratio (1 = metric scale right) come from one pass."""
+    """Abs Rel on each bag's held-back images through eval-bag's offline evaluation (its ground-truth
+    choice, crop and protocol, median scaling); ``gt_over_pred`` is the median GT / prediction with the
+    checkpoint's own factor applied (1 = the metric scale is right)."""
     results = []
-    for number, bag in enumerate(cache.bags):
-        start = cache.held_back_start(number, options.val_fraction)
+    for number, bag in enumerate(frames.bags):
+        start = frames.held_back_start(number, options.val_fraction)
         eval_options = EvalOptions(image_topic=bag.image_topic, info_topic=options.info_topic,
                                    lidar_topic=options.lidar_topic, depth_topic=options.depth_topic,
                                    scale="median", crop=options.crop, max_depth=options.max_eval_depth,
-                                   frames=(start, None))
-        result: EvalResult = evaluate_offline(bag.path, predictor, eval_options)
+                                   frames=FrameSelection(start=start))
+        result: EvalResult = evaluate_offline(bag.path, predictor, eval_options,
+                                              checkpoint=CheckpointScale.of(predictor.meta))
         entry: dict[str, Any] = {"bag": bag.path, "frames": f"{start}:", "error": result.error}
         if result.summary.get("evaluated"):
             report_dir = out / f"eval_{label}_{Path(bag.path).name}"
             write_report(result, report_dir)
-            metrics = result.summary["metrics"]
+            metrics, scaling = result.summary["metrics"], result.summary["scaling"]
             entry.update(evaluated=result.summary["evaluated"], abs_rel=metrics["abs_rel"], rmse=metrics["rmse"],
-                         a1=metrics["a1"], gt_over_pred=result.summary["scaling"]["ratio_median"],
+                         a1=metrics["a1"], crop=result.crop, ground_truth=result.ground_truth,
+                         gt_over_pred=scaling["gt_ratio_median"] / predictor.meta.scale_factor,
                          report=str(report_dir / "report.md"))
         results.append(entry)
     return results
 
 
 def _evaluate(options: AdaptOptions, model: SemDepthNet, meta: CheckpointMeta, held_back: RosbagDataset,
-              cache: FrameCache, label: str, out: Path, device: torch.device,
+              frames: BagFrames, label: str, out: Path, device: torch.device,
               motion_units: float | None) -> dict[str, Any]:
     _say(f"evaluating the {label} network on the held-back part ...")
     indices = evenly_spaced(len(held_back), options.eval_frames)
     errors = held_back_errors(model.to(device), meta.scale_factor, meta.min_depth, meta.max_depth, held_back,
                               indices, device, motion_units)
-    depth = _depth_eval(options, cache, Predictor(model, meta, device=device), label, out)
+    depth = _depth_eval(options, frames, Predictor(model, meta, device=device), label, out)
     return {"photometric": errors.summary(), "depth": depth, "scale_factor": meta.scale_factor,
             "scale_source": meta.scale_source}
 
@@ -291,13 +294,13 @@ class _Setup:
         return self.out / RUN_DIR
 
     @property
-    def cache(self) -> FrameCache:
-        return self.train_part.cache
+    def frames(self) -> BagFrames:
+        return self.train_part.bag_frames
 
 
 def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
     """The first session's steps before training (motion, labels, scale, before); their state."""
-    options, cache, run_dir = setup.options, setup.cache, setup.run_dir
+    options, frames, run_dir = setup.options, setup.frames, setup.run_dir
     init_model, init_meta, device = setup.init_model, setup.init_meta, setup.device
     pose_state, pose_from = None, None
     for candidate in (options.init_pose, str(setup.init_path)):
@@ -307,7 +310,7 @@ def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
     if options.init_pose and pose_from is None:
         raise AdaptError(f"--init-pose {options.init_pose} holds no pose-net weights")
     pose_layers = check_pose_state(pose_state, pose_from) if pose_state is not None else 18
-    has_odometry = cache.has_odometry
+    has_odometry = frames.has_odometry
     pose_mode = _pose_mode(options.pose, has_odometry, pose_from is not None)
     if pose_mode == "network" and pose_from is None:
         _say("note: the pose net starts from scratch (no pose-net weights in --init or --init-pose); it needs many "
@@ -316,11 +319,11 @@ def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
     if pose_mode == "fit":
         _say("measuring the camera motion between kept frames with the initial network's depth ...")
         with clock.stage("motion"):
-            np.save(run_dir / FITTED_POSES, fitted_poses(init_model, init_meta, cache, device))
+            np.save(run_dir / FITTED_POSES, fitted_poses(init_model, init_meta, frames, device))
     if init_meta.model_config.semantic:
         _say("keeping the semantic head: the initial network's foreground masks become its labels ...")
         with clock.stage("labels"):
-            np.save(run_dir / FOREGROUND_LABELS, foreground_labels(init_model, init_meta, cache, device))
+            np.save(run_dir / FOREGROUND_LABELS, foreground_labels(init_model, init_meta, frames, device))
     metres_per_unit, scale_details = init_meta.scale_factor, {"method": "none (no odometry)"}
     if has_odometry:
         _say("measuring the initial network's metric scale against the odometry ...")
@@ -330,12 +333,12 @@ def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
         _say(f"odometry scale: {metres_per_unit:.4g} m per network unit (the checkpoint said "
              f"{init_meta.scale_factor:.4g}, {init_meta.scale_source})")
     with clock.stage("before"):
-        before = _evaluate(options, init_model, init_meta, setup.held_back, cache, "before", setup.out, device,
+        before = _evaluate(options, init_model, init_meta, setup.held_back, frames, "before", setup.out, device,
                            metres_per_unit if has_odometry else None)
     return {"options": dataclasses.asdict(options), "init": str(setup.init_path), "pose_mode": pose_mode,
             "has_odometry": has_odometry, "pose_from": pose_from, "pose_layers": pose_layers,
             "metres_per_unit": metres_per_unit, "scale_search": scale_details, "before": before,
-            "frames": _frames_summary(cache, options), "timings": clock.timings}
+            "frames": _frames_summary(frames, options), "timings": clock.timings}
 
 
 def _trainer(setup: _Setup, state: dict[str, Any]) -> Trainer:
@@ -369,13 +372,13 @@ def _setup(options: AdaptOptions, resume: bool) -> tuple[_Setup, dict[str, Any] 
     height, width = options.height or init_meta.input_height, options.width or init_meta.input_width
     _say(f"adapt: {describe_architecture(init_meta.model_config)} from {init_path} to {', '.join(options.bags)} "
          f"at {height}x{width}")
-    cache_dir = out / RUN_DIR / BAG_CACHE_DIR
-    train_part = _part(options, cache_dir, "train", height, width)
-    held_back = _part(options, cache_dir, "val", height, width)
+    frames_dir = out / RUN_DIR / BAG_CACHE_DIR
+    train_part = _part(options, frames_dir, "train", height, width)
+    held_back = _part(options, frames_dir, "val", height, width)
     setup = _Setup(options, out, resolve_device(options.device), init_path, init_model, init_meta, height, width,
                    train_part, held_back)
-    _say(f"frames: {setup.cache.describe()}")
-    for note in setup.cache.notes:
+    _say(f"frames: {setup.frames.describe()}")
+    for note in setup.frames.notes:
         _say(f"note: {note}")
     _say(f"training part: {len(train_part)} target frames; held back: {len(held_back)} (last "
          f"{options.val_fraction:.0%} of each bag's time)")
@@ -411,7 +414,7 @@ def adapt(options: AdaptOptions, resume: bool = False) -> AdaptResult:
     save_checkpoint(out / MODEL_FILE, model, meta)
     adapted_model, adapted_meta = load_checkpoint(out / MODEL_FILE)
     with clock.stage("after"):
-        after = _evaluate(options, adapted_model, adapted_meta, setup.held_back, setup.cache, "after", out, device,
+        after = _evaluate(options, adapted_model, adapted_meta, setup.held_back, setup.frames, "after", out, device,
                           metres_per_unit if has_odometry else None)
     train_seconds = timings["training"]["wall_s"]
     images = (summary["step"] - step_start) * options.batch_size
@@ -429,11 +432,11 @@ def adapt(options: AdaptOptions, resume: bool = False) -> AdaptResult:
     return AdaptResult(out, False, report)
 
 
-def _frames_summary(cache: FrameCache, options: AdaptOptions) -> dict[str, Any]:
-    return {"counts": cache.counts(), "description": cache.describe(), "notes": cache.notes,
+def _frames_summary(frames: BagFrames, options: AdaptOptions) -> dict[str, Any]:
+    return {"counts": frames.counts(), "description": frames.describe(), "notes": frames.notes,
             "bags": [{"path": b.path, "image_topic": b.image_topic, "odometry": b.odometry, "images": len(b.stamps),
-                      "truncated": b.truncated, "held_back_from_image": cache.held_back_start(i, options.val_fraction),
-                      "counts": b.counts, "gaps": b.gaps} for i, b in enumerate(cache.bags)]}
+                      "truncated": b.truncated, "held_back_from_image": frames.held_back_start(i, options.val_fraction),
+                      "counts": b.counts, "gaps": b.gaps} for i, b in enumerate(frames.bags)]}
 
 
 def _adapted_meta(init_meta: CheckpointMeta, factor: float, source: str, details: dict[str, Any],
@@ -442,5 +445,8 @@ def _adapted_meta(init_meta: CheckpointMeta, factor: float, source: str, details
                 "pose_mode": state["pose_mode"], "frames": state["frames"]["counts"], "val": summary["val"]}
     provenance = {**init_meta.provenance, "adapted": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "command": "semdepth adapt", "scale": details}
-    return dataclasses.replace(init_meta, scale_factor=float(factor), scale_source=source, training=training,
-                               provenance=provenance)
+    bags = ", ".join(Path(b).name for b in options.bags)
+    domain = {"odometry": f"the odometry of {bags} (adapt, training part)",
+              "none": "not measured (relative depth)"}.get(source, f"{bags} (adapt, held-back part, ground plane)")
+    return dataclasses.replace(init_meta, scale_factor=float(factor), scale_source=source, scale_domain=domain,
+                               training=training, provenance=provenance)

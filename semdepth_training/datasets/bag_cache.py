@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from semdepth_ros.bag.frames import camera_topics
-from semdepth_ros.bag.io import BagCorruptError, BagError, BagReader, stamp_to_ns
+from semdepth_ros.bag.io import BagCorruptError, BagError, BagReader, find_bags, stamp_to_ns
 from semdepth_ros.bag.odometry import ODOMETRY_SOURCES, CameraTrajectory, read_camera_trajectory
 from semdepth_ros.bag.transforms import parse_extrinsic
 from semdepth_ros.codec import InputError, message_to_rgb
@@ -40,7 +40,6 @@ INDEX_FILE = "index.json"
 FRAMES_FILE = "frames.u8"
 CACHE_VERSION = 1
 THUMB_DIVISOR = 4      # thumbnails for the photometric change: 1/4 of the network size
-BAG_SUFFIXES = (".mcap", ".db3")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +57,7 @@ class BagSource:
 
 
 @dataclasses.dataclass(frozen=True)
-class FrameSelection:
+class SelectionRules:
     """When a frame is kept (see the module docstring)."""
 
     min_baseline: float = 0.1      # metres moved since the last kept frame (odometry)
@@ -104,27 +103,6 @@ class CachedFrame:
     pose: list[list[float]] | None  # 4x4 T_fixed_camera, or None without odometry
 
 
-def find_bags(paths: list[str] | tuple[str, ...]) -> list[Path]:
-    """Each path as a bag (a rosbag2 folder or a .mcap/.db3 file), or a folder holding bags."""
-    bags: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if not path.exists():
-            raise BagError(f"bag {path} does not exist")
-        if path.is_file() or (path / "metadata.yaml").is_file() or any(path.glob("*.mcap")) or any(path.glob("*.db3")):
-            bags.append(path)
-            continue
-        inner = sorted(p for p in path.iterdir()
-                       if p.is_dir() and ((p / "metadata.yaml").is_file() or any(p.glob("*.mcap")) or any(p.glob("*.db3")))
-                       or p.suffix in BAG_SUFFIXES)
-        if not inner:
-            raise BagError(f"{path} is neither a rosbag2 nor a folder of rosbag2 bags")
-        bags.extend(inner)
-    if not bags:
-        raise BagError("no bag given")
-    return bags
-
-
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -158,7 +136,7 @@ class _Writer:
         self.file.close()
 
 
-class FrameCache:
+class BagFrames:
     """The cached frames and their index; build with :meth:`open_or_build`."""
 
     def __init__(self, folder: Path, index: dict[str, Any]) -> None:
@@ -218,11 +196,13 @@ class FrameCache:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def open_or_build(cls, folder: str | os.PathLike, source: BagSource, selection: FrameSelection,
-                      height: int, width: int, progress: bool = True) -> "FrameCache":
+    def open_or_build(cls, folder: str | os.PathLike, source: BagSource, selection: SelectionRules,
+                      height: int, width: int, progress: bool = True) -> "BagFrames":
         """The cache in ``folder`` if it was built from the same bags and settings, else a new one."""
         folder = Path(folder)
-        bags = find_bags(source.bags)
+        bags = [bag for path in source.bags for bag in find_bags(path)]
+        if not bags:
+            raise BagError("no bag given")
         key = _cache_key(bags, source, selection, height, width)
         index_path = folder / INDEX_FILE
         if index_path.is_file():
@@ -239,7 +219,7 @@ class FrameCache:
         return cls(folder, index)
 
 
-def _cache_key(bags: list[Path], source: BagSource, selection: FrameSelection, height: int, width: int) -> str:
+def _cache_key(bags: list[Path], source: BagSource, selection: SelectionRules, height: int, width: int) -> str:
     """Bags (path, size, time of each storage file) and every setting that changes the cache."""
     files = []
     for bag in bags:
@@ -251,7 +231,7 @@ def _cache_key(bags: list[Path], source: BagSource, selection: FrameSelection, h
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _build(folder: Path, bags: list[Path], source: BagSource, selection: FrameSelection, height: int, width: int,
+def _build(folder: Path, bags: list[Path], source: BagSource, selection: SelectionRules, height: int, width: int,
            progress: bool) -> dict[str, Any]:
     writer = _Writer(folder / FRAMES_FILE, height * width * 3, selection.cache_mb * 2 ** 20)
     frames: list[CachedFrame] = []
@@ -299,14 +279,14 @@ def _trajectory(reader: BagReader, source: BagSource, camera_frame: str, notes: 
     return trajectory
 
 
-def _scan_bag(number: int, bag: Path, source: BagSource, selection: FrameSelection, height: int, width: int,
+def _scan_bag(number: int, bag: Path, source: BagSource, selection: SelectionRules, height: int, width: int,
               writer: _Writer, frames: list[CachedFrame], notes: list[str], segment: int,
               progress: bool) -> tuple[BagSummary, int]:
     """Stream one bag's images through the selection, appending kept frames; returns (summary, segment)."""
     counts = dict.fromkeys(COUNT_NAMES, 0)
     with BagReader(bag) as reader:
         notes.extend(f"{bag.name}: {note}" for note in reader.notes)
-        image_topic, info_topic = camera_topics(reader, source.image_topic, source.info_topic, need_info=None)
+        image_topic, info_topic = camera_topics(reader, source.image_topic, source.info_topic)
         if info_topic is None and not source.intrinsics:
             raise BagError(f"bag {bag} has no camera_info topic (sensor_msgs/CameraInfo) and no intrinsics file was "
                            f"given: record the camera_info beside {image_topic}, or pass --intrinsics "
@@ -389,7 +369,7 @@ def _decode(msg: Any, info: Any, intrinsics: tuple[np.ndarray, tuple[int, int] |
 class _Selector:
     """The per-bag state of the frame selection (see the module docstring)."""
 
-    def __init__(self, selection: FrameSelection, trajectory: CameraTrajectory | None) -> None:
+    def __init__(self, selection: SelectionRules, trajectory: CameraTrajectory | None) -> None:
         self.selection = selection
         self.trajectory = trajectory
         self.gaps = 0
