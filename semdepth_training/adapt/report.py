@@ -107,15 +107,16 @@ def markdown(report: dict[str, Any]) -> str:
         if "abs_rel" not in db or "abs_rel" not in da:
             lines.append(f"| depth Abs Rel ({name}) | no ground truth: {db.get('error') or da.get('error')} | | |")
             continue
-        lines.append(f"| depth Abs Rel vs the bag's ground truth, median-scaled ({name}, {db['evaluated']} frames) | "
+        lines.append(f"| depth Abs Rel vs the bag's ground truth, median-scaled ({name}, {db['evaluated']} frames, "
+                     f"crop {db.get('crop') or 'none'}) | "
                      f"{_fmt(db['abs_rel'])} | {_fmt(da['abs_rel'])} | {_change(db['abs_rel'], da['abs_rel'])} |")
         lines.append(f"| median GT / prediction with the checkpoint's scale (1 = metric right) ({name}) | "
                      f"{_fmt(db['gt_over_pred'])} | {_fmt(da['gt_over_pred'])} | |")
     lines += ["", f"Photometric error: 0.85 SSIM + 0.15 L1, per-pixel minimum over the previous and next kept frame, "
               f"mean over {pa['frames']} held-back frames evenly spaced (lower is better). Depth Abs Rel: eval-bag's "
-              f"protocol on the held-back images, crop {options['crop'] or 'none'}, ground truth capped at "
-              f"{options['max_eval_depth']:g} m, per-frame median scaling; full eval-bag reports in `eval_before_*/` "
-              "and `eval_after_*/`.", "", f"![before / after]({MONTAGE})", "",
+              f"protocol on the held-back images (`--crop {options['crop']}`), ground truth capped at "
+              f"{options['max_eval_depth']:g} m, per-frame median scaling; full eval-bag reports (ground truth "
+              "used, crop and why) in `eval_before_*/` and `eval_after_*/`.", "", f"![before / after]({MONTAGE})", "",
               "## Time per stage", "", "| stage | wall s | CPU s (this process) |", "|---|---|---|"]
     lines += [f"| {name} | {t['wall_s']:g} | {t['cpu_s']:g} |" for name, t in report["timings"].items()]
     lines += ["", "## Run the node on it", "",

@@ -150,6 +150,8 @@ def _load_state(out: Path, options: AdaptOptions, resume: bool) -> dict[str, Any
     if not path.is_file():
         if resume:
             raise AdaptError(f"cannot resume: {out} holds no adapt run ({STATE_FILE} missing); start without --resume")
+        if (out / RUN_DIR / RESUME_FILE).exists():
+            raise AdaptError(f"{out / RUN_DIR} holds a training state of another run; choose another --out")
         return None
     if not resume:
         raise AdaptError(f"{out} already holds an adapt run; pass --resume to continue it or choose another --out")

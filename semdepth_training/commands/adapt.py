@@ -80,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gt = evaluation.add_mutually_exclusive_group()
     gt.add_argument("--lidar-topic", help="PointCloud2 ground truth for Abs Rel (default: the bag's only one)")
     gt.add_argument("--depth-topic", help="depth Image ground truth for Abs Rel")
-    evaluation.add_argument("--crop", choices=("garg", "eigen"), default=None, help="KITTI evaluation crop")
+    evaluation.add_argument("--crop", choices=("auto", "none", "garg", "eigen"), default=d.crop,
+                            help="eval-bag's crop (default auto: Garg for KITTI data, none otherwise)")
     evaluation.add_argument("--max-eval-depth", type=float, default=d.max_eval_depth,
                             help=f"ground truth cap in metres (default {d.max_eval_depth:g})")
 
