@@ -53,6 +53,7 @@ setup(
             "evaluate = semdepth_training.commands.evaluate",
             "export = semdepth_training.commands.export",
             "pseudo-labels = semdepth_training.commands.pseudo_labels",
+            "adapt = semdepth_training.commands.adapt",
         ],
     },
 )

@@ -62,3 +62,14 @@ def camera_calibration(date_dir: str | Path, camera: int = 2) -> KittiCamera:
     size = (int(round(rect_size[0])), int(round(rect_size[1]))) if rect_size is not None and rect_size.size == 2 \
         else None
     return KittiCamera(k, camera_from_rect0 @ rect0_from_cam0 @ cam0_from_velo, size)
+
+
+def rigid_calibration(path: str | Path) -> np.ndarray:
+    """The 4x4 transform of a KITTI ``R: ... T: ...`` file (calib_imu_to_velo.txt: IMU points -> Velodyne)."""
+    values = read_calib_file(path)
+    if values.get("R") is None or values["R"].size != 9 or values.get("T") is None or values["T"].size != 3:
+        raise ValueError(f"{path}: needs R (9 numbers) and T (3 numbers)")
+    t = np.eye(4)
+    t[:3, :3] = values["R"].reshape(3, 3)
+    t[:3, 3] = values["T"]
+    return t

@@ -72,6 +72,9 @@ class PoseConfig:
     # depth (disparity 0.5 = 0.2 m, like the pose net's 0.01-scaled start); the checkpoint's metric
     # scale factor is set to it, so the node still outputs metres.
     dataset_scale: float = 50.0
+    # "network" with odometry in the data: weight of the term pulling the pose net's translations to
+    # the odometry's (losses.odometry_loss), in network units (metres / dataset_scale); 0 = off.
+    odometry_weight: float = 0.0
     num_layers: int = 18
     pretrained_path: str | None = None
 
@@ -252,6 +255,9 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"pose.source must be one of {', '.join(POSE_SOURCES)}, not {config.pose.source!r}")
     if config.pose.dataset_scale <= 0:
         raise ValueError(f"pose.dataset_scale must be > 0, got {config.pose.dataset_scale}")
+    if config.pose.odometry_weight < 0 or (config.pose.odometry_weight > 0 and config.pose.source != "network"):
+        raise ValueError(f"pose.odometry_weight must be >= 0 and only set with pose.source 'network' (with 'dataset' "
+                         f"the odometry is the motion itself), got {config.pose.odometry_weight}")
     if config.pose.num_layers not in (18, 50):
         raise ValueError(f"pose.num_layers must be 18 or 50, got {config.pose.num_layers}")
     for name in ("batch_size", "num_epochs", "scheduler_step_size"):

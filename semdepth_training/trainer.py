@@ -46,7 +46,7 @@ from semdepth_training.datasets import SampleDataset, build_train_val
 from semdepth_training.datasets.augment import upload
 from semdepth_training.datasets.batch import collate_expanded, expand_batch, is_compact
 from semdepth_training.distributed import World
-from semdepth_training.losses import LossResult, compute_losses
+from semdepth_training.losses import LossResult, compute_losses, with_odometry_term
 from semdepth_training.run_state import (EpochSampler, GracefulStop, LossReadings, atomic_save,
                                          ignore_stop_signals_in_worker, non_finite, remove_stale_tmp, seed_everything,
                                          seed_step)
@@ -332,7 +332,11 @@ class Trainer:
         poses = self.predict_poses(inputs, self.pose_module)
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items()}
-        return self.losses(inputs, outputs, poses, self.config.loss), outputs
+        result = self.losses(inputs, outputs, poses, self.config.loss)
+        pose = self.config.pose
+        if pose.odometry_weight > 0:  # the pose net anchored to the recording's odometry (semdepth adapt)
+            result = with_odometry_term(result, poses, inputs, 1.0 / pose.dataset_scale, pose.odometry_weight)
+        return result, outputs
 
     def train_step(self, batch: dict[Any, Any]) -> tuple[LossResult, dict[Any, torch.Tensor]]:
         """One optimiser step on this rank's slice of the batch (DDP averages the gradients)."""

@@ -157,6 +157,16 @@ def _pick_ground_truth(reader: BagReader, image: str, lidar: str | None, depth: 
                    f"(topics: {reader.describe_topics()}); pass {GT_FLAGS}")
 
 
+def camera_topics(reader: BagReader, image: str | None = None, info: str | None = None) -> tuple[str, str | None]:
+    """The camera's image topic (never one of this package's outputs) and its camera_info topic, or
+    None for the latter when the bag has no CameraInfo at all (for callers that take intrinsics from
+    elsewhere; `resolve_topics` refuses such a bag)."""
+    image = _pick_image(reader, image, own_outputs(reader, BagMarks.read(reader.custom)))
+    if not info and not reader.topics_of_type(CAMERA_INFO):
+        return image, None
+    return image, _pick_info(reader, info, image)
+
+
 def resolve_topics(reader: BagReader, image: str | None = None, info: str | None = None,
                    lidar: str | None = None, depth: str | None = None) -> BagTopics:
     """Decide the topics to evaluate, with errors that list what the bag does have."""

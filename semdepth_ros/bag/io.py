@@ -23,11 +23,13 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
+from semdepth_ros.bag.transforms import split_transform
 from semdepth_ros.codec import CAMERA_INFO, IMAGE, POINT_CLOUD
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 BAG_VERSION = 9  # the metadata version rosbag2 writes on Jazzy
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
+ODOMETRY = "nav_msgs/msg/Odometry"
 TF_STATIC = "/tf_static"
 
 _ZERO = QosTime(0, 0)  # rmw "unspecified": the middleware default (infinite) duration
@@ -127,6 +129,21 @@ def tf_message(transforms: Iterable[tuple[str, str, Sequence[float], Sequence[fl
         stamped(header(stamp_ns, parent), child,
                 transform(vec(*map(float, t)), quat(*map(float, q))))
         for parent, child, t, q in transforms])
+
+
+def odometry_msg(t_parent_child: np.ndarray, stamp_ns: int, parent: str, child: str,
+                 linear: Sequence[float] = (0.0, 0.0, 0.0), angular: Sequence[float] = (0.0, 0.0, 0.0)) -> Any:
+    """nav_msgs/Odometry: the pose of ``child`` in ``parent`` (4x4) and its twist in ``child`` (REP 105)."""
+    translation, q = split_transform(t_parent_child)
+    geometry = "geometry_msgs/msg/"
+    vec = msg_class(geometry + "Vector3")
+    pose = msg_class(geometry + "Pose")(msg_class(geometry + "Point")(*map(float, translation)),
+                                        msg_class(geometry + "Quaternion")(*map(float, q)))
+    covariance = np.zeros(36, dtype=np.float64)
+    twist = msg_class(geometry + "Twist")(vec(*map(float, linear)), vec(*map(float, angular)))
+    return msg_class(ODOMETRY)(header(stamp_ns, parent), child,
+                               msg_class(geometry + "PoseWithCovariance")(pose, covariance),
+                               msg_class(geometry + "TwistWithCovariance")(twist, covariance.copy()))
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ Topics (all at the drive's own timestamps, bag time = header stamp):
   carried by the transform below instead)
 - /velodyne_points (sensor_msgs/PointCloud2 x, y, z, intensity float32, frame 'velodyne')
 - /tf_static (velodyne -> camera_optical_frame, from calib_velo_to_cam R|T, R_rect_00 and the
-  P_rect_02 offset of camera 2 from camera 0)
+  P_rect_02 offset of camera 2 from camera 0; with OXTS also imu_link -> velodyne from calib_imu_to_velo)
+- when the drive has oxts/: /odom (nav_msgs/Odometry world -> imu_link, the GPS/IMU pose by the devkit's
+  Mercator convention in `oxts.py`, twist from the OXTS velocities) and the same pose on /tf, at the OXTS
+  stamps, so the camera's trajectory is world -> imu_link -> velodyne -> camera_optical_frame
 
 The bag's metadata.yaml carries marks (`bag/markers.py`): the drive's name, the calibration's rectified
 size and /velodyne_points as ground truth, so eval-bag evaluates it exactly as `semdepth evaluate`
@@ -26,19 +29,24 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, tf_message
+from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, odometry_msg, tf_message
 from semdepth_ros.bag.markers import KITTI2BAG, BagMarks
+from semdepth_ros.bag.oxts import OxtsError, OxtsTrack, oxts_track, read_packet
 from semdepth_ros.bag.transforms import invert, split_transform
 from semdepth_ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fields
 from semdepth_ros.imageio import read_rgb
 from semdepth_ros.intrinsics import rescale_to
-from semdepth_ros.kitti_calib import KittiCamera, camera_calibration
+from semdepth_ros.kitti_calib import KittiCamera, camera_calibration, rigid_calibration
 
 CAMERA_FRAME = "camera_optical_frame"  # the fixed frame of config/semdepth.rviz
 LIDAR_FRAME = "velodyne"
+IMU_FRAME = "imu_link"
+WORLD_FRAME = "world"
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
 LIDAR_TOPIC = "/velodyne_points"
+ODOMETRY_TOPIC = "/odom"
+TF_TOPIC = "/tf"
 IMAGE_EXTENSIONS = (".png", ".jpg")
 
 
@@ -72,6 +80,9 @@ class KittiDrive:
     scans: list[Path]
     scan_stamps: list[int]
     camera: KittiCamera            # image_02: K, T_camera_velodyne and the rectified size of the calibration
+    oxts: OxtsTrack | None = None  # GPS/IMU poses when the drive has oxts/
+    oxts_stamps: list[int] = dataclasses.field(default_factory=list)
+    t_velodyne_imu: np.ndarray | None = None  # 4x4, maps IMU points into the Velodyne frame
 
     @classmethod
     def open(cls, drive_dir: str | Path) -> "KittiDrive":
@@ -85,13 +96,22 @@ class KittiDrive:
         calib = [path.parent / "calib_cam_to_cam.txt", path.parent / "calib_velo_to_cam.txt"]
         problems += [f"{p} (calibration files live in the date folder above the drive)"
                      for p in calib if not p.is_file()]
+        oxts_files, oxts_stamps, imu_calib = [], [], path.parent / "calib_imu_to_velo.txt"
+        if (path / "oxts").is_dir():
+            oxts_files, oxts_stamps = _sensor(path / "oxts", (".txt",), problems)
+            if not imu_calib.is_file():
+                problems.append(f"{imu_calib} (the drive has oxts/; its poses need the IMU -> Velodyne calibration)")
         if problems:
             raise KittiError(f"KITTI drive {path} is incomplete:\n  - " + "\n  - ".join(problems))
         try:
-            camera = camera_calibration(path.parent, 2)
-        except ValueError as exc:
+            drive = cls(path, images, image_stamps, scans, scan_stamps, camera_calibration(path.parent, 2))
+            if oxts_files:
+                drive.oxts = oxts_track(np.stack([read_packet(f) for f in oxts_files]))
+                drive.oxts_stamps = oxts_stamps
+                drive.t_velodyne_imu = rigid_calibration(imu_calib)
+        except (ValueError, OxtsError) as exc:
             raise KittiError(str(exc)) from exc
-        return cls(path, images, image_stamps, scans, scan_stamps, camera)
+        return drive
 
     @property
     def name(self) -> str:
@@ -152,12 +172,19 @@ def read_scan(path: Path) -> np.ndarray:
 def _messages(drive: KittiDrive) -> Iterator[tuple[int, str, Any]]:
     """(time, topic, message) of the whole drive in time order, loading one file at a time."""
     events = sorted([(t, 0, i) for i, t in enumerate(drive.image_stamps)] +
-                    [(t, 1, i) for i, t in enumerate(drive.scan_stamps)])
-    translation, rotation = split_transform(invert(drive.camera.t_camera_velodyne))
-    yield events[0][0], "/tf_static", tf_message([(LIDAR_FRAME, CAMERA_FRAME, translation, rotation)],
-                                                 events[0][0])
+                    [(t, 1, i) for i, t in enumerate(drive.scan_stamps)] +
+                    [(t, 2, i) for i, t in enumerate(drive.oxts_stamps)])
+    static = [(LIDAR_FRAME, CAMERA_FRAME, *split_transform(invert(drive.camera.t_camera_velodyne)))]
+    if drive.t_velodyne_imu is not None:
+        static.append((IMU_FRAME, LIDAR_FRAME, *split_transform(invert(drive.t_velodyne_imu))))
+    yield events[0][0], "/tf_static", tf_message(static, events[0][0])
     for stamp, kind, i in events:
-        if kind == 0:
+        if kind == 2:
+            pose = drive.oxts.poses[i]
+            yield stamp, ODOMETRY_TOPIC, odometry_msg(pose, stamp, WORLD_FRAME, IMU_FRAME, drive.oxts.velocity[i],
+                                                      drive.oxts.angular_rate[i])
+            yield stamp, TF_TOPIC, tf_message([(WORLD_FRAME, IMU_FRAME, *split_transform(pose))], stamp)
+        elif kind == 0:
             rgb = read_rgb(drive.images[i])
             k = rescale_to(drive.camera.k, drive.camera.size, rgb.shape[1], rgb.shape[0])
             info = camera_info_fields(k, rgb.shape[1], rgb.shape[0])
@@ -171,7 +198,7 @@ def _messages(drive: KittiDrive) -> Iterator[tuple[int, str, Any]]:
 def convert(drive_dir: str | Path, out: str | Path, storage: str = "mcap") -> Path:
     """Write the drive as a bag at ``out`` (a new folder); returns its path."""
     drive = KittiDrive.open(drive_dir)
-    total = 1 + 2 * len(drive.images) + len(drive.scans)
+    total = 1 + 2 * len(drive.images) + len(drive.scans) + 2 * len(drive.oxts_stamps)
     height, width = read_rgb(drive.images[0]).shape[:2]
     with BagWriter(out, storage) as writer:
         drive.marks((width, height)).write(writer)

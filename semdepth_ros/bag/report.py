@@ -27,14 +27,14 @@ PLOTS = {"by_range": "error_by_range.png", "per_frame": "per_frame_abs_rel.png",
          "qualitative": "qualitative.png"}
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN/inf -> None, numpy scalars -> Python, sets -> sorted lists, paths -> str, recursively."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (set, frozenset)):
-        return sorted(_clean(v) for v in value)
+        return sorted(json_safe(v) for v in value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (np.floating, float)):
@@ -42,7 +42,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     return value
 
 
@@ -62,7 +62,7 @@ def metrics_document(result: EvalResult, bags: Sequence[EvalResult] = ()) -> dic
     doc = {**_bag_document(result), "options": options}
     if bags:
         doc["bags"] = [_bag_document(b) for b in bags]
-    return _clean(doc)
+    return json_safe(doc)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from semdepth_training.datasets.base import SampleDataset
 from semdepth_training.datasets.frame_cache import FrameCache
 from semdepth_training.datasets.image_folder import ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS, KittiRawDataset
+from semdepth_training.datasets.rosbag import RosbagDataset
 from semdepth_training.datasets.splits import fetch_split
 from semdepth_training.datasets.synthetic import SyntheticDataset
 
@@ -87,10 +88,31 @@ def _synthetic_evaluation(root: Path | None, split: Path | None, sequences: int,
     return {"num_sequences": sequences, "seed": seed}
 
 
+BAG_CACHE_DIR = "bag_frames"  # in the run folder: the frames chosen from the bags (reused on --resume)
+
+
+def _rosbag_train_val(data: DataConfig, run_dir: Path, train: Options, val: Options) -> tuple[Options, Options]:
+    """One frame cache in the run folder; the train part and the held-back part (the last
+    ``val_fraction`` of each bag's time) are cut from it. ``data.path`` (a bag or a folder of bags)
+    is used when ``options.bags`` is not given; validation inherits the training options."""
+    if "bags" not in train:
+        if data.path is None:
+            raise ValueError("the rosbag dataset needs bags: pass --data BAG (or a folder of bags) or set "
+                             "data.options.bags")
+        train = {**train, "bags": [data.path]}
+    train = {**train, "frames_dir": run_dir / BAG_CACHE_DIR, "part": "train"}
+    return train, {**train, "epoch_length": None, **val, "part": "val"}
+
+
+def _rosbag_evaluation(root: Path | None, split: Path | None, sequences: int, seed: int) -> Options:
+    raise ValueError("a rosbag is evaluated against its LiDAR or depth topic with `semdepth eval-bag BAG`")
+
+
 DATASETS: dict[str, DatasetKind] = {
     "kitti": DatasetKind(KittiRawDataset, _kitti_train_val, _kitti_evaluation),
     "folder": DatasetKind(ImageFolderDataset, _folder_train_val, _folder_evaluation),
     "synthetic": DatasetKind(SyntheticDataset, _synthetic_train_val, _synthetic_evaluation, needs_root=False),
+    "rosbag": DatasetKind(RosbagDataset, _rosbag_train_val, _rosbag_evaluation, needs_root=False),
 }
 
 
@@ -106,6 +128,7 @@ def build_dataset(kind: str, **options: Any) -> SampleDataset:
     - ``"kitti"``: :class:`KittiRawDataset` (root, split_file, ext, intrinsics, ...)
     - ``"folder"``: :class:`ImageFolderDataset` (root, stride, ...)
     - ``"synthetic"``: :class:`SyntheticDataset` (num_sequences, config, ...)
+    - ``"rosbag"``: :class:`RosbagDataset` (cache_dir, part, val_fraction, bags, topics, frame selection)
 
     All take height, width, frame_ids, augment and seed.
     """
