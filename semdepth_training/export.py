@@ -10,6 +10,7 @@ runs online).
 ONNX covers deployments without PyTorch (TensorRT, onnxruntime): the network at the checkpoint's
 fixed input size [1,3,H,W] (RGB in [0,1]) with outputs ``disp`` and ``fg`` (scale 0, sigmoid; ``fg``
 is zeros for a depth-only network). It is checked against PyTorch with onnxruntime before it is kept.
+The variants export too (docs/variants.md), except a network whose frozen guide is a TorchScript file.
 """
 from __future__ import annotations
 
@@ -119,6 +120,9 @@ def export_onnx(model: SemDepthNet, meta: CheckpointMeta, path: str | os.PathLik
     """
     import onnxruntime
 
+    if model.config.guide == "torchscript":
+        raise ExportError("ONNX export of a network with a TorchScript guide is not supported (the ONNX tracer "
+                          "cannot enter a loaded TorchScript module); use a 'branch' guide, or the checkpoint")
     network = InferenceNetwork(model).eval()
     generator = torch.Generator().manual_seed(0)
     shape = (1, 3, meta.input_height, meta.input_width)

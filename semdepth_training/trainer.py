@@ -23,14 +23,16 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
+from semdepth_ros.checkpoint import CheckpointMeta, load_guide_weights, save_checkpoint, with_branch_guide
 from semdepth_ros.geometry import pose_vec_to_matrix
 from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
 from semdepth_ros.model import PoseNet, SemDepthNet
+from semdepth_ros.model.guide import foreground_ids
 from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
+from semdepth_training.datasets.base import FrameSubset, read_excluded
 from semdepth_training.losses import LossResult, compute_losses
 from semdepth_training.run_state import (EpochSampler, GracefulStop, ignore_stop_signals_in_worker, rng_state,
                                          seed_everything, set_rng_state)
@@ -49,8 +51,12 @@ def build_datasets(config: TrainConfig, run_dir: Path) -> tuple[SampleDataset, S
     folder, else fetches split ``data.split`` into ``run_dir/splits`` (copied from ``data.split_dir``
     when given, downloaded otherwise). A synthetic validation set defaults to seed ``run.seed + 1``,
     i.e. different streets from the training ones. Each kind's rules live in the dataset registry.
+    ``data.exclude`` leaves training samples out (two-stage training, semdepth_training.two_stage).
     """
-    return build_train_val(config.data, config.run.seed, run_dir, config.run.validate)
+    train, val = build_train_val(config.data, config.run.seed, run_dir, config.run.validate)
+    if config.data.exclude is not None:
+        train = FrameSubset.excluding(train, read_excluded(config.data.exclude))
+    return train, val
 
 
 class Trainer:
@@ -59,7 +65,8 @@ class Trainer:
     settings)."""
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False) -> None:
-        self.config = config
+        # A "branch" guide's architecture comes from its checkpoint file, so users name only the file.
+        self.config = config = dataclasses.replace(config, model=with_branch_guide(config.model))
         self.run_dir = Path(run_dir)
         self._check_run_dir(resume)
         self.device = resolve_device(config.run.device)
@@ -69,7 +76,9 @@ class Trainer:
         seed_everything(config.run.seed)
         self.train_set, self.val_set = build_datasets(config, self.run_dir)
         self.sampler = EpochSampler(len(self.train_set), config.optim.batch_size, config.run.seed)
-        self.model = SemDepthNet(config.model).to(self.device)
+        self.model = SemDepthNet(config.model)
+        load_guide_weights(self.model)
+        self.model.to(self.device)
         self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path).to(self.device)
         params = list(self.model.parameters()) + list(self.pose_net.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.optim.learning_rate)
@@ -178,16 +187,30 @@ class Trainer:
         """One optimiser step: networks on jittered colour, losses on the original colour."""
         inputs = self._to_device(batch)
         with torch.autocast(self.device.type, enabled=self.amp):
-            outputs = self.model(inputs[("color_aug", 0, 0)])
+            outputs = self.model(inputs[("color_aug", 0, 0)], self.input_classes(inputs))
         poses = self.predict_poses(inputs)
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-        result = compute_losses(inputs, outputs, poses, self.config.loss)
+        result = compute_losses(inputs, outputs, poses, self.config.loss, self.metric_scale)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(result.total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return result, outputs
+
+    def input_classes(self, inputs: dict[Any, Any]) -> torch.Tensor | None:
+        """SIGNet's input class maps from the data (train ids, or foreground for the 2-class set) when
+        the network takes them and every sample of the batch has them; else None (the guide's)."""
+        model = self.config.model
+        if model.semantic_input == "none" or not bool(inputs["classes_valid"].all()):
+            return None
+        ids = inputs[("classes", 0)]
+        return foreground_ids(ids) if model.semantic_input_classes == "foreground" else ids
+
+    @property
+    def metric_scale(self) -> float | None:
+        """Network depth -> metres when the poses are metric (known camera poses), else None."""
+        return self.config.pose.dataset_scale if self.config.pose.source == "dataset" else None
 
     def _end_epoch(self, writer: Any) -> None:
         self.scheduler.step()
@@ -217,9 +240,9 @@ class Trainer:
         for batch in self._loader(self.val_set, None, 0):
             inputs = self._to_device(batch)
             with torch.autocast(self.device.type, enabled=self.amp):
-                outputs = self.model(inputs[("color", 0, 0)])
+                outputs = self.model(inputs[("color", 0, 0)], self.input_classes(inputs))
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-            result = compute_losses(inputs, outputs, self.predict_poses(inputs), self.config.loss)
+            result = compute_losses(inputs, outputs, self.predict_poses(inputs), self.config.loss, self.metric_scale)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()

@@ -2,7 +2,9 @@
 
 `semdepth train --config config/train/kitti_r50_semdepth.yaml --data KITTI_RAW --out runs/r50`;
 Ctrl-C (or SIGTERM) stops after the current step and saves; `--resume` continues the run in --out
-exactly where it stopped, from its own config.yaml unless --config is given.
+exactly where it stopped, from its own config.yaml unless --config is given. With
+`two_stage.enabled: true` (Semantically-Guided Representation Learning, Sec. 4.3) the run folder holds
+stage1/, excluded_frames.json and stage2/ (the final model).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from semdepth_training.config import DEVICES, load_config
 from semdepth_training.trainer import CONFIG_FILE, Trainer
+from semdepth_training.two_stage import run_two_stage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     config_path = args.config
     if config_path is None and args.resume:
         config_path = args.out / CONFIG_FILE
+        if not config_path.is_file():  # a two-stage run keeps its config in its stages
+            config_path = args.out / "stage1" / CONFIG_FILE
         if not config_path.is_file():
             raise FileNotFoundError(f"cannot resume: {args.out} holds no run ({CONFIG_FILE} missing)")
     values = {key: value for key, value in (("data.path", args.data), ("run.max_steps", args.max_steps),
@@ -37,9 +42,14 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.max_steps is None:
         values["run.max_steps"] = None  # a short run's limit is not part of the recipe it continues
     config = load_config(config_path, args.overrides, values)
-    summary = Trainer(config, args.out, resume=args.resume).train()
+    if config.two_stage.enabled:
+        summary = run_two_stage(config, args.out, resume=args.resume)
+        run_dir = args.out / "stage2"
+    else:
+        summary = Trainer(config, args.out, resume=args.resume).train()
+        run_dir = args.out
     status = "stopped" if summary["stopped"] else "finished"
     val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
     print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
-    print(f"checkpoint: {args.out / 'models' / 'last.pt'}; continue with: semdepth train --out {args.out} --resume")
+    print(f"checkpoint: {run_dir / 'models' / 'last.pt'}; continue with: semdepth train --out {args.out} --resume")
     return 130 if summary["stopped"] else 0

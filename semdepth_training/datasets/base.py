@@ -7,6 +7,7 @@ run sees exactly the augmentations the killed run would have seen, whatever the 
 """
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from semdepth_ros.classes import IGNORE_ID
 from semdepth_ros.geometry import intrinsics_4x4
 from semdepth_training.datasets.augment import JitterParams, apply_jitter, sample_jitter
 
@@ -35,7 +37,9 @@ class RawSample:
 
     ``K`` is 3x3 in pixels of these images; ``fg_mask`` (uint8 {0, 1}) and ``depth``
     (metres, 0 = invalid) belong to the target frame and are None when the source has none.
-    ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
+    ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too, and so are
+    ``classes``: Cityscapes train-id maps (uint8, 255 = ignore) of every frame id, for the SIGNet
+    variant's input and losses (docs/variants.md).
     """
 
     images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
@@ -43,6 +47,7 @@ class RawSample:
     fg_mask: np.ndarray | None = None
     depth: np.ndarray | None = None
     poses: dict[int, np.ndarray] | None = None
+    classes: dict[int, np.ndarray] | None = None
 
 
 def check_size(height: int, width: int) -> None:
@@ -114,7 +119,36 @@ def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool
     sample["fg_mask"], sample["fg_valid"] = _label(raw.fg_mask, width, height, flip)
     sample["depth_gt"], sample["depth_valid"] = _label(raw.depth, width, height, flip)
     sample.update(_relative_poses(raw, flip))
+    sample.update(_class_maps(raw, width, height, flip))
     return sample
+
+
+def _class_maps(raw: RawSample, width: int, height: int, flip: bool) -> Sample:
+    """("classes", f) [H,W] int64 train ids per frame (nearest resize; 255 everywhere without labels)
+    and "classes_valid"."""
+    out: Sample = {"classes_valid": torch.tensor(float(raw.classes is not None))}
+    for f in raw.images:
+        if raw.classes is None:
+            out[("classes", f)] = torch.full((height, width), IGNORE_ID, dtype=torch.int64)
+            continue
+        ids = raw.classes[f][:, ::-1] if flip else raw.classes[f]
+        ids = _resize(np.ascontiguousarray(ids), width, height, nearest=True)
+        out[("classes", f)] = torch.from_numpy(ids.astype(np.int64))
+    return out
+
+
+def read_class_maps(paths: dict[int, Path]) -> dict[int, np.ndarray] | None:
+    """Train-id PNGs per frame id (``classes/<stem>.png`` as `semdepth pseudo-labels` writes them), or
+    None unless every one exists."""
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    maps = {}
+    for f, path in paths.items():
+        ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if ids is None or ids.ndim != 2:
+            raise ValueError(f"{path} is not a single-channel train-id PNG")
+        maps[f] = ids.astype(np.uint8)
+    return maps
 
 
 # Mirroring x in the camera frame: a flipped image sequence is the same motion seen in a mirror.
@@ -189,3 +223,45 @@ class SampleDataset(Dataset, ABC):
             do_jitter = torch.rand((), generator=generator).item() < JITTER_PROBABILITY
             jitter = sample_jitter(generator) if do_jitter else None
         return build_sample(self.load(index), index, self.height, self.width, flip, jitter)
+
+
+class FrameSubset(SampleDataset):
+    """The samples ``keep`` of another dataset, renumbered 0..len-1 (augmentation follows the new index).
+
+    Semantically-Guided Representation Learning, Sec. 4.3 retrains on the training set without the
+    frames its first stage mapped to "infinite depth" (semdepth_training.two_stage).
+    """
+
+    def __init__(self, dataset: SampleDataset, keep: list[int]) -> None:
+        super().__init__(dataset.height, dataset.width, dataset.frame_ids, dataset.augment, dataset.seed)
+        if not keep:
+            raise ValueError("no training sample left after the exclusion")
+        self.dataset = dataset
+        self.keep = list(keep)
+
+    @classmethod
+    def excluding(cls, dataset: SampleDataset, excluded: list[int]) -> "FrameSubset":
+        bad = [i for i in excluded if not 0 <= i < len(dataset)]
+        if bad:
+            raise ValueError(f"excluded sample indices {bad[:5]} are outside the training set (0..{len(dataset) - 1}); "
+                             "was the list made for this data configuration?")
+        dropped = set(excluded)
+        return cls(dataset, [i for i in range(len(dataset)) if i not in dropped])
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def load(self, index: int) -> RawSample:
+        return self.dataset.load(self.keep[index])
+
+
+def read_excluded(path: str | Path) -> list[int]:
+    """The "excluded" sample indices of a JSON file written by two-stage training."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.exclude: {path} not found")
+    data = json.loads(path.read_text())
+    excluded = data.get("excluded") if isinstance(data, dict) else None
+    if not isinstance(excluded, list) or not all(isinstance(i, int) for i in excluded):
+        raise ValueError(f"{path} must be a JSON object with an 'excluded' list of sample indices")
+    return excluded

@@ -20,7 +20,7 @@ import numpy as np
 from semdepth_ros.intrinsics import kitti_like_intrinsics
 from semdepth_ros.imageio import read_mask, read_rgb
 from semdepth_ros.kitti_calib import read_calib_file
-from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_class_maps
 from semdepth_training.datasets.splits import SplitEntry, read_split
 
 LOG = logging.getLogger(__name__)
@@ -122,7 +122,9 @@ class KittiRawDataset(SampleDataset):
         fg_mask = read_mask(mask_path) if mask_path.is_file() else None
         scan_path = self.root / entry.folder / "velodyne_points" / "data" / f"{entry.frame:010d}.bin"
         depth = velodyne_gt(self.root, entry) if self.velodyne_gt and scan_path.is_file() else None
-        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth)
+        classes = read_class_maps({f: self.camera_dir(entry) / "classes" / f"{entry.frame + f:010d}.png"
+                                   for f in self.frame_ids})
+        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth, classes=classes)
 
 
 # --- Velodyne ground truth ---------------------------------------------------------------------

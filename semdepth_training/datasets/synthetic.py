@@ -54,4 +54,5 @@ class SyntheticDataset(SampleDataset):
         depth = np.where(np.isfinite(target.depth), target.depth, 0.0).astype(np.float32)  # sky: invalid
         return RawSample(images={f: self._frame(seq, t + f).rgb for f in self.frame_ids}, K=target.K,
                          fg_mask=target.fg_mask, depth=depth,
-                         poses={f: self._frame(seq, t + f).pose for f in self.frame_ids})
+                         poses={f: self._frame(seq, t + f).pose for f in self.frame_ids},
+                         classes={f: self._frame(seq, t + f).class_ids for f in self.frame_ids})
