@@ -147,6 +147,26 @@ def train(variant: Variant, args: argparse.Namespace) -> tuple[Path, dict[str, A
     return out / MODELS_DIR / "last.pt", notes
 
 
+def trained_run(variant: Variant, args: argparse.Namespace) -> dict[str, Any]:
+    """Train the variant, or with --reuse-runs take the run an earlier invocation finished (OUT/<variant>/
+    train_info.json: checkpoint, notes, training minutes, and the recipe it was trained with)."""
+    info_path = args.out / variant.name / "train_info.json"
+    recipe = {"base": base_values(args), "switches": variant.switches, "overrides": args.overrides,
+              "init": str(args.init)}
+    if args.reuse_runs and info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if info["recipe"] != json.loads(json.dumps(recipe)):
+            raise SystemExit(f"{info_path} was trained with another recipe; drop --reuse-runs or that folder")
+        print(f"{variant.name}: reusing the run in {info_path.parent}", flush=True)
+        return {k: info[k] for k in ("checkpoint", "notes", "train_minutes")}
+    began = time.perf_counter()
+    checkpoint, notes = train(variant, args)
+    info = {"checkpoint": str(checkpoint), "notes": notes, "train_minutes": (time.perf_counter() - began) / 60,
+            "recipe": recipe}
+    info_path.write_text(json.dumps(info, indent=2))
+    return {k: info[k] for k in ("checkpoint", "notes", "train_minutes")}
+
+
 def resolve_init(args: argparse.Namespace) -> Path | None:
     if args.init == "none":
         return None
@@ -243,12 +263,13 @@ def summary_text(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: 
              f"two-stage check (> {r['notes']['threshold_pixels']} foreground pixels below the ground plane; "
              f"{r['notes']['frames_without_plane']} frames without a trustworthy plane kept)"
              for r in rows if "dropped" in r.get("notes", {})]
+    per_variant = ", ".join(f"{r['name']} {r['train_minutes']:.1f}" for r in done)
     recipe = (f"{args.kind}; R{args.layers} width {args.width_mult:g}; {args.height}x{args.width}; {args.steps} steps of "
               f"batch {args.batch_size}; lr {args.lr:g}; seed {args.seed}; device {args.device}")
     if args.kind == "synthetic":
         recipe += (f"; {args.train_sequences} training sequences x {args.train_frames} frames, known camera poses "
                    "(pose.source dataset)")
-    recipe += (f"; every variant starts from {args.init} (the tensors it shares with that network; new ones "
+    recipe += (f"; every variant starts from {shown(args.init)} (the tensors it shares with that network; new ones "
                "initialised: zero lateral weights, zero extra input channels, PAC from the plain upconv's weights), "
                "both stages of two-stage training too" if args.init is not None else "; random initialisation")
     return "\n".join([
@@ -257,7 +278,15 @@ def summary_text(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: 
         "pixel-pooled Abs Rel. ms / image: the Predictor at batch 1, median; "
         + ("process CPU time with 1 thread (wall time on this shared CPU is noise). " if args.device == "cpu"
            else "network stage wall time. ")
-        + f"Total run time {minutes:.0f} min.", *([""] + notes if notes else [])])
+        + f"Training time {sum(r['train_minutes'] for r in done):.0f} min in all ({per_variant}); this invocation "
+        f"{minutes:.0f} min.",
+        *([""] + notes if notes else [])])
+
+
+def shown(path: Path) -> str:
+    """A path as the docs print it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def write_docs(doc: Path, kind: str, table: str, summary: str, command: str, payload: dict[str, Any]) -> None:
@@ -271,7 +300,7 @@ def write_docs(doc: Path, kind: str, table: str, summary: str, command: str, pay
     (doc.parent / f"variants_ablation_{kind}.json").write_text(json.dumps(payload, indent=2))
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the runs and the results")
     parser.add_argument("--kind", choices=("synthetic", "kitti"), default="synthetic")
@@ -304,20 +333,25 @@ def main() -> int:
     parser.add_argument("--timing-repeats", type=int, default=20)
     parser.add_argument("--time-box", type=float, default=None, help="minutes; variants not started by then are skipped")
     parser.add_argument("--docs", type=Path, default=None, help="docs/variants.md to fill (section of --kind)")
+    parser.add_argument("--reuse-runs", action="store_true",
+                        help="take variants already trained in --out with the same recipe instead of training again")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config override for every variant, e.g. model.pretrained_path=/w/resnet18.pth")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.kind == "kitti" and (args.data is None or args.split is None):
         parser.error("--kind kitti needs --data and --split")
-    torch.set_num_threads(args.threads)
     args.init = resolve_init(args)
-    chosen = variants(args.guide)
-    if args.variants:
-        names = args.variants.split(",")
-        unknown = sorted(set(names) - {v.name for v in chosen})
-        if unknown:
-            parser.error(f"unknown variants {unknown}; choose from {[v.name for v in chosen]}")
-        chosen = [v for v in chosen if v.name in names]
+    known = [v.name for v in variants(args.guide)]
+    args.chosen = args.variants.split(",") if args.variants else known
+    if sorted(set(args.chosen) - set(known)):
+        parser.error(f"unknown variants {sorted(set(args.chosen) - set(known))}; choose from {known}")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    chosen = [v for v in variants(args.guide) if v.name in args.chosen]
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     rows, by_class = [], {}
@@ -328,9 +362,8 @@ def main() -> int:
             print(f"time box of {args.time_box:g} min reached: {variant.name} not run", flush=True)
             rows.append(row)
             continue
-        began = time.perf_counter()
-        checkpoint, notes = train(variant, args)
-        row.update(notes=notes, checkpoint=str(checkpoint), train_minutes=(time.perf_counter() - began) / 60)
+        row.update(trained_run(variant, args))
+        checkpoint = Path(row["checkpoint"])
         measured, result = evaluate_variant(checkpoint, args)
         row.update(measured)
         by_class[variant.label] = result.by_class

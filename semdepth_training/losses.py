@@ -203,7 +203,8 @@ def compute_losses(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor],
     k, inv_k = inputs[("K", 0)], inputs[("inv_K", 0)]
     sources = sorted(poses)
     labelled = "classes_valid" in inputs and bool(inputs["classes_valid"].all())
-    onehot = {f: one_hot(inputs[("classes", f)]) for f in [0, *sources]} if labelled else {}
+    warp_labels = settings.semantic_warp_weight > 0 and labelled
+    onehot = {f: one_hot(inputs[("classes", f)]) for f in [0, *sources]} if warp_labels else {}
 
     def photometric(pred: torch.Tensor) -> torch.Tensor:
         if settings.masked_reconstruction and labelled:
@@ -212,7 +213,6 @@ def compute_losses(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor],
 
     identity = torch.cat([photometric(inputs[("color", f, 0)]) for f in sources], 1)
     has_semantic = ("fg", 0) in outputs
-    warp_labels = settings.semantic_warp_weight > 0 and labelled
     supervised = (settings.depth_aware_weight > 0 or settings.joint_gradient_weight > 0) \
         and "depth_valid" in inputs and bool(inputs["depth_valid"].any())
     sums = {name: target.new_zeros(()) for name in _terms(settings)}

@@ -21,27 +21,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 from semdepth_ros.geometry import depth_to_points
 from semdepth_ros.predictor import Predictor
 from semdepth_ros.scale import NO_SCALE, GroundPlaneSettings, PlaneFit, fit_ground_plane
+from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import TrainConfig
 from semdepth_training.datasets import SampleDataset
 from semdepth_training.trainer import MODELS_DIR, RESUME_FILE, Trainer, build_datasets
 
 EXCLUDED_FILE = "excluded_frames.json"
+PREVIEW_FILE = "excluded_frames.png"   # the frames with the most below-ground pixels: image, pixels in red, depth
 PAPER_PIXELS = 192 * 640       # the input size the paper's threshold (10 pixels) is given for
 
 
-def below_ground_pixels(depth: np.ndarray, foreground: np.ndarray, K: np.ndarray, fit: PlaneFit,
-                        margin: float) -> int:
+def below_ground_mask(depth: np.ndarray, foreground: np.ndarray, K: np.ndarray, fit: PlaneFit,
+                      margin: float) -> np.ndarray:
     """Foreground pixels whose 3-D point lies beyond the ground plane by more than ``margin`` x its
-    distance to the camera (the plane's normal points from the camera to the ground)."""
-    points = depth_to_points(depth.astype(np.float32), K)[foreground > 0]
-    points = points[np.isfinite(points).all(axis=1)]
-    return int(np.count_nonzero(points @ fit.normal > fit.distance * (1.0 + margin)))
+    distance to the camera (the plane's normal points from the camera to the ground): [H,W] bool."""
+    points = depth_to_points(depth.astype(np.float32), K)
+    with np.errstate(invalid="ignore"):
+        beyond = points @ fit.normal > fit.distance * (1.0 + margin)
+    return beyond & (foreground > 0) & np.isfinite(points).all(axis=2)
+
 
 
 @dataclasses.dataclass
@@ -53,29 +58,41 @@ class FrameCheck:
     foreground_source: str
 
 
+def _check(predictor: Predictor, dataset: SampleDataset, index: int, margin: float, settings: GroundPlaneSettings,
+           rng: np.random.Generator) -> tuple[FrameCheck, np.ndarray | None, np.ndarray, np.ndarray]:
+    """One frame: its check, the below-ground mask (None without a plane), the image and the depth."""
+    raw = dataset.load(index)
+    pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=NO_SCALE, with_points=False)
+    source, foreground = "predicted", pred.mask
+    if raw.fg_mask is not None:
+        source = "labels"
+        foreground = cv2.resize(raw.fg_mask, pred.depth.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    fit = fit_ground_plane(pred.depth, foreground, pred.intrinsics, settings, rng)
+    mask = None if fit is None else below_ground_mask(pred.depth, foreground, pred.intrinsics, fit, margin)
+    image = cv2.resize(raw.images[0], pred.depth.shape[::-1], interpolation=cv2.INTER_AREA)
+    return FrameCheck(index, None if mask is None else int(mask.sum()), source), mask, image, pred.depth
+
+
 def check_frames(predictor: Predictor, dataset: SampleDataset, margin: float = 0.5,
-                 settings: GroundPlaneSettings = GroundPlaneSettings()) -> list[FrameCheck]:
-    """Run the first-stage network on every target frame of ``dataset`` (no augmentation)."""
+                 settings: GroundPlaneSettings = GroundPlaneSettings(), preview: Path | None = None,
+                 preview_frames: int = 4) -> list[FrameCheck]:
+    """Run the first-stage network on every target frame of ``dataset`` (no augmentation); with
+    ``preview`` also write a PNG of the frames with the most below-ground pixels (image, those pixels
+    in red, depth)."""
     rng = np.random.default_rng(settings.seed)
-    checks = []
+    checks, worst = [], []
     for index in tqdm(range(len(dataset)), desc="infinite-depth check", unit="frame"):
-        raw = dataset.load(index)
-        pred = predictor.predict(raw.images[0], intrinsics=raw.K, scale=NO_SCALE, with_points=False)
-        source, foreground = "predicted", pred.mask
-        if raw.fg_mask is not None:
-            source = "labels"
-            foreground = raw.fg_mask if raw.fg_mask.shape == pred.depth.shape else \
-                _nearest(raw.fg_mask, pred.depth.shape)
-        fit = fit_ground_plane(pred.depth, foreground, pred.intrinsics, settings, rng)
-        below = None if fit is None else below_ground_pixels(pred.depth, foreground, pred.intrinsics, fit, margin)
-        checks.append(FrameCheck(index, below, source))
+        check, mask, image, depth = _check(predictor, dataset, index, margin, settings, rng)
+        checks.append(check)
+        if preview is not None and check.below_ground:
+            marked = image.copy()
+            marked[mask] = (255, 0, 0)
+            worst = sorted(worst + [(check.below_ground, index, np.concatenate(
+                [image, marked, colorize_depth(depth)], 1))], key=lambda item: -item[0])[:preview_frames]
+    if preview is not None and worst:
+        preview.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(preview), cv2.cvtColor(np.concatenate([row for _, _, row in worst], 0), cv2.COLOR_RGB2BGR))
     return checks
-
-
-def _nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def threshold_for(height: int, width: int, threshold: float) -> int:
@@ -101,7 +118,7 @@ def run_two_stage(config: TrainConfig, out_dir: str | Path, resume: bool = False
     predictor = Predictor.load(out / "stage1" / MODELS_DIR / "last.pt", device=config.run.device)
     train_set, _ = build_datasets(dataclasses.replace(config, run=dataclasses.replace(config.run, validate=False)),
                                   out / "stage1")
-    checks = check_frames(predictor, train_set, margin)
+    checks = check_frames(predictor, train_set, margin, preview=out / PREVIEW_FILE)
     limit = threshold_for(config.data.height, config.data.width, config.two_stage.threshold)
     excluded = excluded_frames(checks, limit)
     report = {"frames": len(checks), "dropped": len(excluded), "excluded": excluded,
@@ -113,7 +130,8 @@ def run_two_stage(config: TrainConfig, out_dir: str | Path, resume: bool = False
     exclude_path.parent.mkdir(parents=True, exist_ok=True)
     exclude_path.write_text(json.dumps(report, indent=2))
     print(f"two-stage training: {len(excluded)} of {len(checks)} training frames dropped "
-          f"(> {limit} foreground pixels below the ground plane); list in {exclude_path}")
+          f"(> {limit} foreground pixels below the ground plane); list in {exclude_path}, examples in "
+          f"{out / PREVIEW_FILE}")
     second_config = dataclasses.replace(config, data=dataclasses.replace(config.data, exclude=str(exclude_path)))
     summary = _trainer(second_config, out / "stage2", resume, prepare).train()
     return {**summary, "frames": len(checks), "dropped": len(excluded),

@@ -18,7 +18,7 @@ from semdepth_ros.model.semantic_input import class_map_edges, encode_class_maps
 from semdepth_ros.scale import PlaneFit
 from semdepth_training.evaluation.low_light import darken
 from semdepth_training.losses import class_masked_photometric_error, photometric_error, smoothness_loss
-from semdepth_training.two_stage import below_ground_pixels, excluded_frames, FrameCheck, threshold_for
+from semdepth_training.two_stage import FrameCheck, below_ground_mask, excluded_frames, threshold_for
 from semdepth_training.variant_losses import (class_boundary_weights, depth_aware_loss, joint_gradient_loss,
                                               masked_photometric_error, one_hot, semantic_warp_error)
 
@@ -70,10 +70,10 @@ def test_two_stage_counts_foreground_below_the_ground_plane() -> None:
     foreground = np.zeros((h, w), np.uint8)
     foreground[25:35, 20:30] = 1                       # the car's pixels, all below the horizon
     correct = road.copy()                              # the car sits on the road: at most on the plane
-    assert below_ground_pixels(correct, foreground, K, fit, margin=0.5) == 0
+    assert below_ground_mask(correct, foreground, K, fit, margin=0.5).sum() == 0
     hole = road.copy()
     hole[25:35, 20:30] *= 3.0                          # "infinite depth": y = 3 x 1.5 m > 1.5 x (1 + 0.5)
-    assert below_ground_pixels(hole, foreground, K, fit, margin=0.5) == 100
+    assert below_ground_mask(hole, foreground, K, fit, margin=0.5).sum() == 100
     assert threshold_for(192, 640, 10) == 10 and threshold_for(64, 192, 10) == 1
     checks = [FrameCheck(0, 100, "labels"), FrameCheck(1, 0, "labels"), FrameCheck(2, None, "labels")]
     assert excluded_frames(checks, threshold=10) == [0]

@@ -36,7 +36,8 @@ def variant_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_variant_checkpoint_runs_in_the_node(tmp_path: Path, variant_checkpoint: Path, context) -> None:
-    node = start(tmp_path, "variant", ["-p", f"checkpoint:={variant_checkpoint}", "-r", "__ns:=/sd_v",
+    node = start(tmp_path, "variant", ["-p", f"checkpoint:={variant_checkpoint}", "-p", "publish_colorized:=true",
+                                       "-r", "__ns:=/sd_v",
                                        "-r", "image:=/cam_v/image_raw", "-r", "camera_info:=/cam_v/camera_info"])
     client = Client(context, "/sd_v", "/cam_v/image_raw", Image, "/cam_v/camera_info")
     try:

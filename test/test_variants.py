@@ -51,12 +51,13 @@ def one_thread() -> None:
 @pytest.fixture(scope="module")
 def torchscript_segmenter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 19-class TorchScript segmentation model (the `semdepth pseudo-labels --model` contract)."""
-    path = tmp_path_factory.mktemp("seg") / "seg.pt"
-    script = (f"import torch\nfrom torch import nn\nclass Seg(nn.Module):\n"
-              f"    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 19, 3, padding=1)\n"
-              f"    def forward(self, x):\n        return self.conv(x)\n"
-              f"torch.manual_seed(0)\ntorch.jit.script(Seg()).save({str(path)!r})\n")
-    subprocess.run([sys.executable, "-c", script], check=True)
+    folder = tmp_path_factory.mktemp("seg")
+    path, script = folder / "seg.pt", folder / "make_seg.py"   # TorchScript reads the class's source file
+    script.write_text("import torch\nfrom torch import nn\n\n\nclass Seg(nn.Module):\n"
+                      "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 19, 3, padding=1)\n\n"
+                      "    def forward(self, x):\n        return self.conv(x)\n\n\n"
+                      f"torch.manual_seed(0)\ntorch.jit.script(Seg()).save({str(path)!r})\n")
+    subprocess.run([sys.executable, str(script)], check=True)
     return path
 
 

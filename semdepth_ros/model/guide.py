@@ -133,8 +133,7 @@ class SemanticGuide(nn.Module):
 
     def forward(self, images: torch.Tensor) -> GuideOutput:
         with torch.no_grad():
-            out = self._run(images)
-        return out
+            return self._run(images)
 
 
 def input_class_map(out: GuideOutput, class_set: str, size: tuple[int, int]) -> torch.Tensor:
