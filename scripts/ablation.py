@@ -8,11 +8,12 @@ Columns: the seven depth metrics (image averages, per-image median scaling), the
 pixel-pooled per-class Abs Rel), parameters of the deployed network (with the frozen guide's share)
 and ms per image (the network stage of the Predictor, batch 1, median of repeated runs, on the
 device the run uses). Writes OUT/ablation.md, OUT/ablation.json, OUT/class_abs_rel.png (the Fig. 4
-layout of Semantically-Guided Representation Learning) and, with --docs, the table into the marked
-section of docs/variants.md plus docs/variants_ablation_<kind>.json.
+layout of Semantically-Guided Representation Learning), with --low-light OUT/low_light.png (SIGNet,
+Fig. 6, every variant) and, with --docs, the table into the marked section of docs/variants.md plus
+docs/variants_ablation_<kind>.json and the figures under docs/images/.
 
 CPU, synthetic world (the documented run, ~40 min on 2 shared cores):
-    python scripts/ablation.py --out /tmp/ablation --docs docs/variants.md
+    python scripts/ablation.py --out /tmp/ablation --low-light --docs docs/variants.md
 Real video on a GPU (KITTI raw layout with the split folder of docs/data.md; the model is selected
 on nothing, the last checkpoint is evaluated on the split's test_files.txt with Velodyne GT):
     python scripts/ablation.py --kind kitti --data $DATA/real/kitti_raw \
@@ -44,6 +45,7 @@ from semdepth_ros.scale import NO_SCALE  # noqa: E402
 from semdepth_training.config import load_config  # noqa: E402
 from semdepth_training.datasets import build_eval_dataset  # noqa: E402
 from semdepth_training.evaluation.evaluate import EvalOptions, EvalResult, evaluate  # noqa: E402
+from semdepth_training.evaluation.low_light import NOISE_LEVELS, evaluate_low_light, low_light_figure  # noqa: E402
 from semdepth_training.evaluation.report import class_figure  # noqa: E402
 from semdepth_training.evaluation.samples import eval_samples  # noqa: E402
 from semdepth_training.trainer import MODELS_DIR, Trainer  # noqa: E402
@@ -226,18 +228,32 @@ def evaluate_variant(checkpoint: Path, args: argparse.Namespace) -> tuple[dict[s
     predictor = Predictor.load(checkpoint, device=args.device)
     make_samples, total, options, what = test_samples(args, predictor.height, predictor.width)
     result = evaluate(predictor, make_samples(), total, options)
+    low_light = evaluate_low_light(predictor, make_samples, total, options) if args.low_light else None
     first = next(iter(make_samples())).image
     total_params, guide_params = parameters(predictor.model)
     row = {"metrics": result.metrics, "class_average_abs_rel": result.class_average.get("abs_rel"),
            "classes": len(result.by_class), "num_images": result.num_images, "params": total_params,
            "guide_params": guide_params, "ms_per_image": network_ms(predictor, first, args.timing_repeats),
            "architecture": describe_architecture(predictor.meta.model_config), "test_set": what,
-           "scaling": result.scaling}
+           "scaling": result.scaling, **({"low_light": low_light} if low_light else {})}
     return row, result
 
 
 LABELS = {"abs_rel": "Abs Rel", "sq_rel": "Sq Rel", "rmse": "RMSE", "rmse_log": "RMSE log",
           "a1": "δ<1.25", "a2": "δ<1.25²", "a3": "δ<1.25³"}
+
+
+def low_light_table(rows: list[dict[str, Any]]) -> str:
+    """Sq Rel (SIGNet Fig. 6's axis) and Abs Rel per darkness level, one row per variant."""
+    done = [r for r in rows if "low_light" in r]
+    levels = [level["darkness"] for level in done[0]["low_light"]]
+    head = ["Variant"] + [f"{d:.1f}" for d in levels]
+    lines = ["Sq Rel / Abs Rel by darkness (1 - intensity; read noise 2/255, SIGNet Fig. 6):", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in done:
+        cells = [f"{level['metrics']['sq_rel']:.2f} / {level['metrics']['abs_rel']:.3f}" for level in r["low_light"]]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -333,6 +349,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timing-repeats", type=int, default=20)
     parser.add_argument("--time-box", type=float, default=None, help="minutes; variants not started by then are skipped")
     parser.add_argument("--docs", type=Path, default=None, help="docs/variants.md to fill (section of --kind)")
+    parser.add_argument("--low-light", action="store_true",
+                        help="also evaluate every variant at the darkness levels of SIGNet, Fig. 6 (low_light.png)")
     parser.add_argument("--reuse-runs", action="store_true",
                         help="take variants already trained in --out with the same recipe instead of training again")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -372,6 +390,9 @@ def main() -> int:
               f"{row['ms_per_image']:.1f} ms ({row['train_minutes']:.1f} min training)", flush=True)
     minutes = (time.perf_counter() - start) / 60
     table, summary = markdown_table(rows), summary_text(rows, args, minutes)
+    curves = {r["label"]: r["low_light"] for r in rows if "low_light" in r}
+    if curves:
+        summary += "\n\n" + low_light_table(rows)
     command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
     payload = {"command": command, "minutes": minutes, "args": {k: str(v) for k, v in vars(args).items()},
                "rows": rows}
@@ -380,11 +401,16 @@ def main() -> int:
     if by_class:
         class_figure(by_class, title=f"Class-specific Abs Rel ({args.kind})").savefig(args.out / "class_abs_rel.png",
                                                                                       dpi=110)
+    if curves:
+        low_light_figure(curves, NOISE_LEVELS, 1.0).savefig(args.out / "low_light.png", dpi=110)
     if args.docs is not None:
         write_docs(args.docs, args.kind, table, summary, command, payload)
+        images = args.docs.parent / "images"
         if by_class:
             class_figure(by_class, title=f"Class-specific Abs Rel ({args.kind})").savefig(
-                args.docs.parent / "images" / f"variants_class_abs_rel_{args.kind}.png", dpi=110)
+                images / f"variants_class_abs_rel_{args.kind}.png", dpi=110)
+        if curves:
+            low_light_figure(curves, NOISE_LEVELS, 1.0).savefig(images / f"variants_low_light_{args.kind}.png", dpi=110)
     print(table + "\n\n" + summary)
     return 0
 
