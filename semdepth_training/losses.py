@@ -155,6 +155,27 @@ def semantic_bce(fg_prob: torch.Tensor, fg_mask: torch.Tensor, fg_valid: torch.T
     return (per_sample * weight).sum() / weight.sum().clamp(min=1.0)
 
 
+def odometry_loss(predicted: torch.Tensor, odometry: torch.Tensor, valid: torch.Tensor,
+                  min_motion: float = 1e-6) -> torch.Tensor:
+    """How far the pose net's translations [B,3] are from the odometry's [B,3] (same units).
+
+    The velocity supervision of PackNet (3D Packing for Self-Supervised Monocular Depth Estimation,
+    Sec. 3) penalises | |t_hat| - |v| dt | so the pose net, and through the photometric loss the depth
+    net, learn metric scale; here the magnitude error is relative (|t_hat| / |t| - 1, so slow and fast
+    robots weigh alike) and a direction term 1 - cos(t_hat, t) is added, since odometry also knows
+    where the camera went. Samples without odometry (``valid`` 0) or that barely moved are left out;
+    none left gives 0.
+    """
+    norm = odometry.norm(dim=1)
+    keep = (valid.reshape(-1) > 0) & (norm > min_motion)
+    if not bool(keep.any()):
+        return predicted.new_zeros(())
+    t_hat, t, norm = predicted[keep], odometry[keep], norm[keep]
+    magnitude = (t_hat.norm(dim=1) / norm - 1.0).abs()
+    direction = 1.0 - F.cosine_similarity(t_hat, t, dim=1, eps=1e-12)
+    return (magnitude + direction).mean()
+
+
 @dataclass
 class LossSettings:
     """Loss hyper-parameters; defaults are Semantic-Guided Representation Enhancement / Monodepth2."""
@@ -202,7 +223,9 @@ def compute_losses(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor],
     height, width = target.shape[-2:]
     k, inv_k = inputs[("K", 0)], inputs[("inv_K", 0)]
     sources = sorted(poses)
-    labelled = "classes_valid" in inputs and bool(inputs["classes_valid"].all())
+    # Read (a device sync) only when a term uses the labels: the default step never waits for the device.
+    uses_labels = settings.semantic_warp_weight > 0 or settings.masked_reconstruction or settings.semantic_smoothness
+    labelled = uses_labels and "classes_valid" in inputs and bool(inputs["classes_valid"].all())
     warp_labels = settings.semantic_warp_weight > 0 and labelled
     onehot = {f: one_hot(inputs[("classes", f)]) for f in [0, *sources]} if warp_labels else {}
 
@@ -278,3 +301,17 @@ def _nearest(classes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(classes.shape[-2:]) == tuple(size):
         return classes
     return F.interpolate(classes[:, None].float(), size=size, mode="nearest")[:, 0].long()
+
+
+def with_odometry_term(result: LossResult, poses: dict[int, torch.Tensor], inputs: dict, units: float,
+                       weight: float) -> LossResult:
+    """``result`` plus ``weight`` x :func:`odometry_loss` of the predicted target -> source transforms
+    against the samples' odometry ones (("T", f), metres, times ``units`` = network units per metre),
+    averaged over the source frames; the term is logged as "odometry"."""
+    valid = inputs["pose_valid"]
+    term = torch.stack([odometry_loss(poses[f][:, :3, 3], inputs[("T", f)][:, :3, 3] * units, valid)
+                        for f in sorted(poses)]).mean()
+    terms = {**result.terms, "odometry": term.detach()}
+    total = result.total + weight * term
+    terms["total"] = total.detach()
+    return LossResult(total, terms, result.depth, result.automask, result.warped)

@@ -15,7 +15,8 @@ INPUT_CLASS_SETS = ("foreground", "cityscapes")     # 2 classes (fg/bg) or the 1
 
 @dataclasses.dataclass
 class ModelConfig:
-    """What SemDepthNet is built from. Defaults are seed 000 (ResNet-50, Sec. 4, App. A.2)."""
+    """What SemDepthNet is built from. Defaults are those of Semantic-Guided Representation Enhancement (ResNet-50,
+    Sec. 4, App. A.2)."""
 
     num_layers: int = 50
     semantic: bool = True

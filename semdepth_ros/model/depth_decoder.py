@@ -1,5 +1,5 @@
-"""Depth decoder with semantic fusion, attention and SEEM (seed 000 App. A.1 Table 4 "Depth Decoder"),
-and the switches of the other papers: pixel-adaptive upconvs (Semantically-Guided Representation
+"""Depth decoder with semantic fusion, attention and SEEM (Semantic-Guided Representation Enhancement, App. A.1
+Table 4 "Depth Decoder"), and the switches of the other papers: pixel-adaptive upconvs (Semantically-Guided Representation
 Learning, Sec. 4.1) and lateral sharing with the semantic decoder (Look Deeper into Depth, Table 3)."""
 from __future__ import annotations
 

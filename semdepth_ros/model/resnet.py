@@ -81,7 +81,8 @@ _TORCHVISION_DEPTHS = {("basic", (2, 2, 2, 2)): 18, ("basic", (3, 4, 6, 3)): 34,
 
 
 class ResNetEncoder(nn.Module):
-    """ResNet trunk returning econv0..econv4 at /2, /4, /8, /16, /32 (seed 000 Table 4 inputs).
+    """ResNet trunk returning econv0..econv4 at /2, /4, /8, /16, /32 (Semantic-Guided Representation Enhancement,
+    Table 4 inputs).
 
     ``num_input_images`` > 1 stacks frames along channels (the pose net sees a pair as 6 channels).
     ``extra_channels`` are maps concatenated to the normalised RGB (SIGNet, Sec. 4.1: class maps and

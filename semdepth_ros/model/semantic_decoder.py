@@ -1,4 +1,5 @@
-"""Binary foreground decoder (seed 000 Sec. 4.1, App. A.1 Table 4 "Semantic Decoder")."""
+"""Binary foreground decoder (Semantic-Guided Representation Enhancement, Sec. 4.1, App. A.1
+Table 4 "Semantic Decoder")."""
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,5 +1,5 @@
-"""The assembled seed 000 network: shared ResNet encoder, semantic branch, fused depth branch; plus the
-switches of the other papers (docs/variants.md): a frozen semantic guide with pixel-adaptive
+"""The assembled network of Semantic-Guided Representation Enhancement: shared ResNet encoder, semantic branch, fused
+depth branch; plus the switches of the other papers (docs/variants.md): a frozen semantic guide with pixel-adaptive
 convolutions, lateral sharing units and SIGNet's semantic input."""
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 `semdepth train --config config/train/kitti_r50_semdepth.yaml --data KITTI_RAW --out runs/r50`;
 Ctrl-C (or SIGTERM) stops after the current step and saves; `--resume` continues the run in --out
-exactly where it stopped, from its own config.yaml unless --config is given. With
+exactly where it stopped, from its own config.yaml unless --config is given. On several GPUs or
+machines the same arguments go to `torchrun ... -m semdepth_training train` (docs/training.md). With
 `two_stage.enabled: true` (Semantically-Guided Representation Learning, Sec. 4.3) the run folder holds
-stage1/, excluded_frames.json and stage2/ (the final model).
+stage1/, excluded_frames.json and stage2/ (the final model); two-stage training runs in one process.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from semdepth_training.config import DEVICES, load_config
+from semdepth_training.distributed import init_world
 from semdepth_training.trainer import CONFIG_FILE, Trainer
 from semdepth_training.two_stage import run_two_stage
 
@@ -42,14 +44,22 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.max_steps is None:
         values["run.max_steps"] = None  # a short run's limit is not part of the recipe it continues
     config = load_config(config_path, args.overrides, values)
-    if config.two_stage.enabled:
-        summary = run_two_stage(config, args.out, resume=args.resume)
-        run_dir = args.out / "stage2"
-    else:
-        summary = Trainer(config, args.out, resume=args.resume).train()
-        run_dir = args.out
-    status = "stopped" if summary["stopped"] else "finished"
-    val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
-    print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
-    print(f"checkpoint: {run_dir / 'models' / 'last.pt'}; continue with: semdepth train --out {args.out} --resume")
+    run_cfg = config.run
+    with init_world(run_cfg.device, run_cfg.dist_backend, run_cfg.dist_timeout_minutes) as world:
+        if config.two_stage.enabled and world.distributed:
+            raise ValueError("two_stage.enabled runs in one process (its frame check between the stages is not "
+                             "distributed); start it without torchrun")
+        elif config.two_stage.enabled:
+            summary = run_two_stage(config, args.out, resume=args.resume)
+            run_dir = args.out / "stage2"
+        else:
+            summary = Trainer(config, args.out, resume=args.resume, world=world).train()
+            run_dir = args.out
+    if world.is_main:
+        status = "stopped" if summary["stopped"] else "finished"
+        val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
+        print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
+        again = ("the same torchrun command with --resume" if world.distributed
+                 else f"semdepth train --out {args.out} --resume")
+        print(f"checkpoint: {run_dir / 'models' / 'last.pt'}; continue with: {again}")
     return 130 if summary["stopped"] else 0

@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
+from semdepth_training.datasets.frame_cache import resize_image
 from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence
 
 
@@ -48,11 +49,14 @@ class SyntheticDataset(SampleDataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def load(self, index: int) -> RawSample:
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         seq, t = self.targets[index]
         target = self._frame(seq, t)
         depth = np.where(np.isfinite(target.depth), target.depth, 0.0).astype(np.float32)  # sky: invalid
-        return RawSample(images={f: self._frame(seq, t + f).rgb for f in self.frame_ids}, K=target.K,
-                         fg_mask=target.fg_mask, depth=depth,
+        images = {f: self._frame(seq, t + f).rgb for f in self.frame_ids}
+        stored = (target.rgb.shape[1], target.rgb.shape[0])
+        if size is not None:
+            images = {f: resize_image(image, *size) for f, image in images.items()}
+        return RawSample(images=images, K=target.K, fg_mask=target.fg_mask, depth=depth,
                          poses={f: self._frame(seq, t + f).pose for f in self.frame_ids},
-                         classes={f: self._frame(seq, t + f).class_ids for f in self.frame_ids})
+                         classes={f: self._frame(seq, t + f).class_ids for f in self.frame_ids}, image_size=stored)
