@@ -1,4 +1,5 @@
-"""The self-supervised training loop (seed 000 Sec. 3-5.1, on the Monodepth2 regime).
+"""The self-supervised training loop (Semantic-Guided Representation Enhancement, Sec. 3-5.1, on the
+Monodepth2 regime).
 
 One :class:`Trainer` owns the depth/semantic network, the pose network, Adam + StepLR, the AMP
 GradScaler and the run folder::
@@ -35,15 +36,17 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
+from semdepth_ros.checkpoint import CheckpointMeta, load_guide_weights, save_checkpoint, with_branch_guide
 from semdepth_ros.geometry import pose_vec_to_matrix
 from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
 from semdepth_ros.model import PoseNet, SemDepthNet
+from semdepth_ros.model.guide import foreground_ids
 from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import OptimConfig, TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
 from semdepth_training.datasets.augment import upload
+from semdepth_training.datasets.base import FrameSubset, read_excluded
 from semdepth_training.datasets.batch import collate_expanded, expand_batch, is_compact
 from semdepth_training.distributed import World
 from semdepth_training.losses import LossResult, compute_losses, with_odometry_term
@@ -68,8 +71,12 @@ def build_datasets(config: TrainConfig, run_dir: Path,
     when given, downloaded otherwise). A synthetic validation set defaults to seed ``run.seed + 1``,
     i.e. different streets from the training ones. Each kind's rules live in the dataset registry.
     With ``data.cache_dir`` the frame cache is built here (``progress``: its progress bar).
+    ``data.exclude`` leaves training samples out (two-stage training, semdepth_training.two_stage).
     """
-    return build_train_val(config.data, config.run.seed, run_dir, config.run.validate, progress)
+    train, val = build_train_val(config.data, config.run.seed, run_dir, config.run.validate, progress)
+    if config.data.exclude is not None:
+        train = FrameSubset.excluding(train, read_excluded(config.data.exclude))
+    return train, val
 
 
 class DepthBranch(nn.Module):
@@ -82,8 +89,9 @@ class DepthBranch(nn.Module):
         self.model = model
         self.scales = tuple(scales)
 
-    def forward(self, images: torch.Tensor) -> dict[Any, torch.Tensor]:
-        return {k: v for k, v in self.model(images).items() if isinstance(k, tuple) and k[1] in self.scales}
+    def forward(self, images: torch.Tensor, classes: torch.Tensor | None = None) -> dict[Any, torch.Tensor]:
+        outputs = self.model(images, classes)
+        return {k: v for k, v in outputs.items() if isinstance(k, tuple) and k[1] in self.scales}
 
 
 class PoseBranch(nn.Module):
@@ -126,7 +134,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
                  world: World | None = None) -> None:
-        self.config = config
+        # A "branch" guide's architecture comes from its checkpoint file, so users name only the file.
+        self.config = config = dataclasses.replace(config, model=with_branch_guide(config.model))
         self.run_dir = Path(run_dir)
         self.world = world or World(resolve_device(config.run.device))
         self.device = self.world.device
@@ -146,6 +155,7 @@ class Trainer:
         self.sampler = EpochSampler(len(self.train_set), config.optim.batch_size, config.run.seed,
                                     self.world.rank, self.world.size)
         self.model = SemDepthNet(config.model)
+        load_guide_weights(self.model)
         self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path)
         if config.run.sync_batchnorm and self.world.distributed:
             self.model = convert_sync_batchnorm(self.model, self.device)
@@ -328,11 +338,11 @@ class Trainer:
         """The objective of one step, on device inputs: networks on jittered colour, losses on the
         original colour (the place for another training stage to change what is minimised)."""
         with self._autocast():
-            outputs = self.depth_module(inputs[("color_aug", 0, 0)])
+            outputs = self.depth_module(inputs[("color_aug", 0, 0)], self.input_classes(inputs))
         poses = self.predict_poses(inputs, self.pose_module)
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items()}
-        result = self.losses(inputs, outputs, poses, self.config.loss)
+        result = self.losses(inputs, outputs, poses, self.config.loss, self.metric_scale)
         pose = self.config.pose
         if pose.odometry_weight > 0:  # the pose net anchored to the recording's odometry (semdepth adapt)
             result = with_odometry_term(result, poses, inputs, 1.0 / pose.dataset_scale, pose.odometry_weight)
@@ -346,6 +356,20 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return result, outputs
+
+    def input_classes(self, inputs: dict[Any, Any]) -> torch.Tensor | None:
+        """SIGNet's input class maps from the data (train ids, or foreground for the 2-class set) when
+        the network takes them and every sample of the batch has them; else None (the guide's)."""
+        model = self.config.model
+        if model.semantic_input == "none" or not bool(inputs["classes_valid"].all()):
+            return None
+        ids = inputs[("classes", 0)]
+        return foreground_ids(ids) if model.semantic_input_classes == "foreground" else ids
+
+    @property
+    def metric_scale(self) -> float | None:
+        """Network depth -> metres when the poses are metric (known camera poses), else None."""
+        return self.config.pose.dataset_scale if self.config.pose.source == "dataset" else None
 
     def _end_epoch(self, writer: Any) -> None:
         self.scheduler.step()
@@ -365,10 +389,10 @@ class Trainer:
     def validate(self) -> dict[str, float] | None:
         """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
         ground truth, so image folders get a validation signal too), where ``depth_valid`` the
-        median-scaled depth metrics vs ``depth_gt`` averaged over images (seed 000 Table 1 protocol,
-        via semdepth_ros.metrics), and where the frames have camera poses and the pose net is used,
-        ``pose_cos``: the mean cosine between predicted and true translation directions. None without
-        a validation set.
+        median-scaled depth metrics vs ``depth_gt`` averaged over images (the protocol of
+        Semantic-Guided Representation Enhancement, Table 1, via semdepth_ros.metrics), and where the
+        frames have camera poses and the pose net is used, ``pose_cos``: the mean cosine between
+        predicted and true translation directions. None without a validation set.
 
         Distributed, each rank scores every world_size-th frame with rank 0's BatchNorm statistics
         and the sums are added up, so every rank returns the metrics of the whole set.
@@ -388,14 +412,15 @@ class Trainer:
         for batch in self._loader(self.val_set, shard, 0):
             inputs = self.prepare_batch(batch)
             with self._autocast():
-                outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format))
+                outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format),
+                                     self.input_classes(inputs))
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
             poses = self.predict_poses(inputs, self.pose_branch)
             if self.config.pose.source == "network":
                 for f in poses:
                     cosine = pose_direction_cosine(poses[f], inputs[("T", f)])[inputs["pose_valid"] > 0]
                     cos_sum, cos_count = cos_sum + cosine.sum().item(), cos_count + cosine.numel()
-            result = compute_losses(inputs, outputs, poses, self.config.loss)
+            result = compute_losses(inputs, outputs, poses, self.config.loss, self.metric_scale)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()

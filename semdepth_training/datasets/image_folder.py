@@ -18,7 +18,7 @@ import numpy as np
 
 from semdepth_ros.intrinsics import load_intrinsics
 from semdepth_ros.imageio import read_mask, read_rgb
-from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_class_maps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INTRINSICS_FILES = ("intrinsics.yaml", "camera_info.yaml")
@@ -111,7 +111,9 @@ class ImageFolderDataset(SampleDataset):
         mask_path = seq.folder / "fg_mask" / f"{stem}.png"
         depth_path = seq.folder / "depth" / f"{stem}.npy"
         poses = None if seq.poses is None else {f: seq.poses[position + f * self.stride] for f in self.frame_ids}
+        classes = read_class_maps({f: seq.folder / "classes" / f"{seq.images[position + f * self.stride].stem}.png"
+                                   for f in self.frame_ids})
         return RawSample(images=images, K=seq.K,
                          fg_mask=read_mask(mask_path) if mask_path.is_file() else None,
                          depth=np.load(depth_path).astype(np.float32) if depth_path.is_file() else None,
-                         poses=poses, image_size=stored)
+                         poses=poses, classes=classes, image_size=stored)

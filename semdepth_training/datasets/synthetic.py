@@ -58,4 +58,5 @@ class SyntheticDataset(SampleDataset):
         if size is not None:
             images = {f: resize_image(image, *size) for f, image in images.items()}
         return RawSample(images=images, K=target.K, fg_mask=target.fg_mask, depth=depth,
-                         poses={f: self._frame(seq, t + f).pose for f in self.frame_ids}, image_size=stored)
+                         poses={f: self._frame(seq, t + f).pose for f in self.frame_ids},
+                         classes={f: self._frame(seq, t + f).class_ids for f in self.frame_ids}, image_size=stored)
