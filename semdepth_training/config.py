@@ -21,6 +21,7 @@ from semdepth_ros.model import ModelConfig
 from semdepth_training.datasets import DATASETS
 from semdepth_training.datasets.base import check_size
 from semdepth_training.losses import LossSettings
+from semdepth_training.supervised_losses import MODES as LOSS_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 CROPS = ("garg", "eigen")
@@ -60,6 +61,9 @@ class PoseConfig:
     dataset_scale: float = 50.0
     num_layers: int = 18
     pretrained_path: str | None = None
+    # Metres (or depth units) per raw translation output of the pose decoder: null takes the --init
+    # checkpoint's pose net's, else Monodepth2's 0.01; synthetic pre-training uses 1.0 (metric motion).
+    translation_scale: float | None = None
 
 
 @dataclass
@@ -86,6 +90,7 @@ class RunConfig:
     log_every: int = 50
     image_every: int = 500
     validate: bool = True
+    init: str | None = None                # checkpoint to start from (--init): e.g. the synthetic pre-training
 
 
 @dataclass
@@ -212,6 +217,8 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"pose.dataset_scale must be > 0, got {config.pose.dataset_scale}")
     if config.pose.num_layers not in (18, 50):
         raise ValueError(f"pose.num_layers must be 18 or 50, got {config.pose.num_layers}")
+    if config.pose.translation_scale is not None and config.pose.translation_scale <= 0:
+        raise ValueError(f"pose.translation_scale must be > 0 or null, got {config.pose.translation_scale}")
     for name in ("batch_size", "num_epochs", "scheduler_step_size"):
         if getattr(optim, name) < 1:
             raise ValueError(f"optim.{name} must be >= 1, got {getattr(optim, name)}")
@@ -222,6 +229,13 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"loss.scales must be increasing values from 0..3 starting at 0, got {list(loss.scales)}")
     if not 0 < loss.min_depth < loss.max_depth:
         raise ValueError(f"need 0 < loss.min_depth < loss.max_depth, got {loss.min_depth}, {loss.max_depth}")
+    if loss.mode not in LOSS_MODES:
+        raise ValueError(f"loss.mode must be one of {', '.join(LOSS_MODES)}, not {loss.mode!r}")
+    if not 0 <= loss.silog_lambda <= 1:
+        raise ValueError(f"loss.silog_lambda must be in [0, 1], got {loss.silog_lambda}")
+    for name in ("depth_weight", "pose_translation_weight", "pose_rotation_weight", "self_supervised_weight"):
+        if getattr(loss, name) < 0:
+            raise ValueError(f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     if run.device not in DEVICES:
         raise ValueError(f"run.device must be one of {', '.join(DEVICES)}, not {run.device!r}")
     if run.max_steps is not None and run.max_steps < 1:

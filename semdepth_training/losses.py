@@ -101,7 +101,12 @@ def semantic_bce(fg_prob: torch.Tensor, fg_mask: torch.Tensor, fg_valid: torch.T
 
 @dataclass
 class LossSettings:
-    """Loss hyper-parameters; defaults are Semantic-Guided Representation Enhancement / Monodepth2."""
+    """Loss hyper-parameters; defaults are Semantic-Guided Representation Enhancement / Monodepth2.
+
+    ``mode`` picks the objective: "self_supervised" (Eq. 9, this module) or "supervised", the
+    synthetic pre-training on exact labels (:mod:`semdepth_training.supervised_losses`), which the
+    remaining fields configure.
+    """
 
     scales: tuple[int, ...] = (0, 1, 2, 3)
     ssim_alpha: float = 0.85
@@ -110,6 +115,13 @@ class LossSettings:
     automask: bool = True
     min_depth: float = 0.1
     max_depth: float = 100.0
+    mode: str = "self_supervised"
+    silog_lambda: float = 0.85             # scale-invariant log loss; < 1 keeps depth metric
+    depth_weight: float = 1.0
+    sky_as_far: bool = True                # the sky is taught as max_depth (else left unsupervised)
+    pose_translation_weight: float = 1.0   # per metre of L1 error
+    pose_rotation_weight: float = 10.0     # per radian of L1 error
+    self_supervised_weight: float = 0.0    # supervised mode: weight of Eq. 9 added to the labels' losses
 
 
 @dataclass

@@ -27,13 +27,18 @@ from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
 from semdepth_ros.geometry import pose_vec_to_matrix
 from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
 from semdepth_ros.model import PoseNet, SemDepthNet
+from semdepth_ros.model.pose_net import POSE_SCALE
 from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
+from semdepth_training.evaluation.pose import PoseErrors, pose_net_predictor, score_pairs
+from semdepth_training.init_weights import InitWeights
 from semdepth_training.losses import LossResult, compute_losses
+from semdepth_training.provenance import run_provenance
 from semdepth_training.run_state import (EpochSampler, GracefulStop, ignore_stop_signals_in_worker, rng_state,
                                          seed_everything, set_rng_state)
+from semdepth_training.supervised_losses import compute_objective
 
 RESUME_FILE = "resume.pt"
 CONFIG_FILE = "config.yaml"
@@ -69,8 +74,17 @@ class Trainer:
         seed_everything(config.run.seed)
         self.train_set, self.val_set = build_datasets(config, self.run_dir)
         self.sampler = EpochSampler(len(self.train_set), config.optim.batch_size, config.run.seed)
+        # --init (run.init): weights to start from, read before the pose net is built (it may set the
+        # pose net's translation unit); a resumed run has its own weights.
+        init = InitWeights.read(config.run.init) if config.run.init and not resume else None
+        if config.pose.translation_scale is None:  # resolved once, then saved with the config
+            config.pose.translation_scale = (init and init.translation_scale()) or POSE_SCALE
         self.model = SemDepthNet(config.model).to(self.device)
-        self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path).to(self.device)
+        self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path,
+                                config.pose.translation_scale).to(self.device)
+        self.init_info = None if init is None else init.apply(self.model, self.pose_net, config)
+        self.wall_time = 0.0      # seconds spent in this run so far (all sessions)
+        self._session_start = time.monotonic()
         params = list(self.model.parameters()) + list(self.pose_net.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.optim.learning_rate)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.optim.scheduler_step_size,
@@ -182,7 +196,7 @@ class Trainer:
         poses = self.predict_poses(inputs)
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-        result = compute_losses(inputs, outputs, poses, self.config.loss)
+        result = compute_objective(inputs, outputs, poses, self.config.loss)  # loss.mode picks it
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(result.total).backward()
         self.scaler.step(self.optimizer)
@@ -207,19 +221,27 @@ class Trainer:
         """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
         ground truth, so image folders get a validation signal too), and, where ``depth_valid``, the
         median-scaled depth metrics vs ``depth_gt`` averaged over images (seed 000 Table 1 protocol,
-        via semdepth_ros.metrics). None without a validation set."""
+        via semdepth_ros.metrics). A run whose depth is metric (pre-training, dataset poses) adds
+        ``metric_abs_rel`` (no median scaling); pre-training adds the pose net's errors against the
+        true motion, pairs scored in both temporal directions (evaluation.pose). None without a
+        validation set."""
         if self.val_set is None:
             return None
         self.model.eval()
         self.pose_net.eval()
         photometric, frames = 0.0, 0
         sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
+        metric_scale, metric_abs_rel = self.metric_scale(), 0.0
+        pose_errors = PoseErrors() if self.config.loss.mode == "supervised" and self.config.pose.source == "network" \
+            else None
         for batch in self._loader(self.val_set, None, 0):
             inputs = self._to_device(batch)
             with torch.autocast(self.device.type, enabled=self.amp):
                 outputs = self.model(inputs[("color", 0, 0)])
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
             result = compute_losses(inputs, outputs, self.predict_poses(inputs), self.config.loss)
+            if pose_errors is not None and bool(inputs["pose_valid"].any()):
+                score_pairs(pose_net_predictor(self.pose_net), inputs, pose_errors)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()
@@ -229,12 +251,27 @@ class Trainer:
                     errors = compute_depth_errors(pixels.gt, pixels.pred)
                     sums = {k: sums[k] + errors[k] for k in sums}
                     images += 1
+                    if metric_scale is not None:
+                        metric = prepare_eval_pixels(batch["depth_gt"][i, 0].numpy(), depth[i],
+                                                     self.config.data.eval_crop, scale=metric_scale)
+                        metric_abs_rel += compute_depth_errors(metric.gt, metric.pred)["abs_rel"]
         self.model.train()
         self.pose_net.train()
         metrics = {"photometric": photometric / frames, "frames": frames}
         if images:
             metrics.update({k: v / images for k, v in sums.items()}, images=images)
+            if metric_scale is not None:
+                metrics["metric_abs_rel"] = metric_abs_rel / images
+        if pose_errors is not None and pose_errors.translation:
+            metrics.update(pose_errors.result())
         return metrics
+
+    def metric_scale(self) -> float | None:
+        """The factor that turns this run's depth into metres, None when it has no metric scale:
+        pre-training learns metres (1), dataset poses fix the scale to ``pose.dataset_scale``."""
+        if self.config.loss.mode == "supervised":
+            return 1.0
+        return self.config.pose.dataset_scale if self.config.pose.source == "dataset" else None
 
     # ---------------------------------------------------------------- logging
     def _log_scalars(self, writer: Any, result: LossResult, rate: float) -> None:
@@ -261,29 +298,32 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_meta(self) -> CheckpointMeta:
         cfg = self.config
-        metric = cfg.pose.source == "dataset"  # depth is in dataset_scale units of the poses' metres
+        scale = self.metric_scale()
+        source = "none" if scale is None else ("synthetic metric depth" if cfg.loss.mode == "supervised"
+                                               else "dataset poses")
+        wall_time = self.wall_time + time.monotonic() - self._session_start
         return CheckpointMeta(model_config=cfg.model, input_height=cfg.data.height, input_width=cfg.data.width,
                               min_depth=cfg.loss.min_depth, max_depth=cfg.loss.max_depth,
-                              scale_factor=cfg.pose.dataset_scale if metric else 1.0,
-                              scale_source="dataset poses" if metric else "none",
+                              scale_factor=1.0 if scale is None else scale, scale_source=source,
                               training={"epoch": self.epoch, "step": self.step, "val": self.last_val,
                                         "config": cfg.to_dict()},
-                              provenance={"run_dir": str(self.run_dir.resolve()),
-                                          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                              provenance=run_provenance(cfg, self.run_dir, self.device, wall_time, self.init_info))
 
     def _save(self, epoch_file: bool = False) -> None:
         """Node checkpoint(s), then the resume state (each written atomically)."""
         models = self.run_dir / MODELS_DIR
         meta = self.checkpoint_meta()
+        pose_net = self.pose_net if self.config.pose.source == "network" else None  # else untrained
         if epoch_file:
-            save_checkpoint(models / f"epoch_{self.epoch:03d}.pt", self.model, meta)
-        save_checkpoint(models / "last.pt", self.model, meta)
+            save_checkpoint(models / f"epoch_{self.epoch:03d}.pt", self.model, meta, pose_net=pose_net)
+        save_checkpoint(models / "last.pt", self.model, meta, pose_net=pose_net)
         state = {"model": self.model.state_dict(), "pose_net": self.pose_net.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "scaler": self.scaler.state_dict(), "epoch": self.epoch, "step": self.step,
                  "batch_in_epoch": self.batch_in_epoch, "last_val": self.last_val, "history": self.history,
-                 "rng": rng_state(),
-                 "data": self._data_signature(), "model_config": dataclasses.asdict(self.config.model)}
+                 "rng": rng_state(), "wall_time": meta.provenance["wall_time_s"], "init": self.init_info,
+                 "data": self._data_signature(), "model_config": dataclasses.asdict(self.config.model),
+                 "pose_config": self.pose_net.config()}
         path = self.run_dir / RESUME_FILE
         tmp = path.with_name(path.name + ".tmp")
         torch.save(state, tmp)
@@ -304,6 +344,9 @@ class Trainer:
                              f"gives {self._data_signature()}; resume with the run's own config.yaml")
         if state["model_config"] != dataclasses.asdict(self.config.model):
             raise ValueError(f"cannot resume {path}: model config changed since the run started")
+        if state.get("pose_config", self.pose_net.config()) != self.pose_net.config():
+            raise ValueError(f"cannot resume {path}: pose net {state['pose_config']} but the config now gives "
+                             f"{self.pose_net.config()}; resume with the run's own config.yaml")
         self.model.load_state_dict(state["model"])
         self.pose_net.load_state_dict(state["pose_net"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -311,6 +354,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
         self.last_val, self.history = state["last_val"], state["history"]
+        self.wall_time, self.init_info = state.get("wall_time", 0.0), state.get("init")
         self._saved_step = self.step
         set_rng_state(state["rng"])
 

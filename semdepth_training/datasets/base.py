@@ -8,7 +8,7 @@ run sees exactly the augmentations the killed run would have seen, whatever the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ FRAME_IDS = (0, -1, 1)
 NUM_SCALES = 4
 FLIP_PROBABILITY = 0.5
 JITTER_PROBABILITY = 0.5
+REVERSE_PROBABILITY = 0.5
 SIZE_MULTIPLE = 32  # the encoder downsamples by 32
 
 Sample = dict[Any, Any]
@@ -33,9 +34,10 @@ Sample = dict[Any, Any]
 class RawSample:
     """One target frame and its neighbours as loaded from disk, before resizing.
 
-    ``K`` is 3x3 in pixels of these images; ``fg_mask`` (uint8 {0, 1}) and ``depth``
-    (metres, 0 = invalid) belong to the target frame and are None when the source has none.
-    ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
+    ``K`` is 3x3 in pixels of these images; ``fg_mask`` (uint8 {0, 1}), ``depth`` (metres, 0 =
+    invalid) and ``sky`` (uint8 {0, 1}: pixels that see the sky, farther than any depth range; their
+    depth is 0) belong to the target frame and are None when the source has none. ``poses``
+    (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
     """
 
     images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
@@ -43,6 +45,7 @@ class RawSample:
     fg_mask: np.ndarray | None = None
     depth: np.ndarray | None = None
     poses: dict[int, np.ndarray] | None = None
+    sky: np.ndarray | None = None
 
 
 def check_size(height: int, width: int) -> None:
@@ -96,8 +99,11 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
-                 jitter: JitterParams | None = None) -> Sample:
-    """The docs/interfaces.md sample dict from one :class:`RawSample`."""
+                 jitter: JitterParams | None = None, reverse: bool = False) -> Sample:
+    """The docs/interfaces.md sample dict from one :class:`RawSample`; ``reverse`` plays the
+    frames backwards (see :func:`reverse_time`)."""
+    if reverse:
+        raw = reverse_time(raw)
     image_height, image_width = raw.images[0].shape[:2]
     sample: Sample = {"index": index}
     for frame_id, image in raw.images.items():
@@ -112,9 +118,23 @@ def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool
         sample[("K", s)] = torch.from_numpy(k4)
         sample[("inv_K", s)] = torch.from_numpy(np.linalg.inv(k4.astype(np.float64)).astype(np.float32))
     sample["fg_mask"], sample["fg_valid"] = _label(raw.fg_mask, width, height, flip)
-    sample["depth_gt"], sample["depth_valid"] = _label(raw.depth, width, height, flip)
+    (sample["depth_gt"], sample["depth_valid"]), sample["sky_mask"] = _depth_label(raw.depth, raw.sky, width,
+                                                                                  height, flip)
     sample.update(_relative_poses(raw, flip))
     return sample
+
+
+def reverse_time(raw: RawSample) -> RawSample:
+    """The same frames played backwards: frame f becomes frame -f (images and poses).
+
+    A recording seen in reverse is a physically valid drive (the camera reversing through a scene
+    with actors moving backwards), so every loss stays valid; a pose net trained on both directions
+    must read the motion from the pixels instead of assuming the usual forward drive.
+    """
+    if set(raw.images) != {-f for f in raw.images}:
+        raise ValueError(f"time reversal needs symmetric frame ids, got {sorted(raw.images)}")
+    poses = None if raw.poses is None else {-f: pose for f, pose in raw.poses.items()}
+    return replace(raw, images={-f: image for f, image in raw.images.items()}, poses=poses)
 
 
 # Mirroring x in the camera frame: a flipped image sequence is the same motion seen in a mirror.
@@ -138,6 +158,29 @@ def _relative_poses(raw: RawSample, flip: bool) -> Sample:
     return out
 
 
+def _depth_label(depth: np.ndarray | None, sky: np.ndarray | None, width: int, height: int,
+                 flip: bool) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(depth_gt, depth_valid) and sky_mask [1,H,W] at the training size (no depth: no sky either).
+
+    Shrinking by a whole factor takes the nearest valid depth of each block (min-pool): a label is
+    never blended across a depth edge, it lines up with the area-averaged image (a block's centre,
+    not one corner pixel as nearest-neighbour would), and sparse LiDAR keeps every block that has a
+    return. A block is sky only where it has no valid depth. Other sizes use nearest neighbour.
+    """
+    if depth is None:
+        sky = None
+    elif sky is not None and depth.shape != sky.shape:
+        raise ValueError(f"sky mask {sky.shape} and depth {depth.shape} differ in size")
+    elif depth.shape != (height, width) and depth.shape[0] % height == 0 and depth.shape[1] % width == 0:
+        fy, fx = depth.shape[0] // height, depth.shape[1] // width
+        nearest = np.where(depth > 0, depth, np.inf).reshape(height, fy, width, fx).min(axis=(1, 3))
+        pooled = np.where(np.isfinite(nearest), nearest, 0.0).astype(np.float32)
+        if sky is not None:
+            sky = ((sky.reshape(height, fy, width, fx).max(axis=(1, 3)) > 0) & (pooled == 0)).astype(np.uint8)
+        depth = pooled
+    return _label(depth, width, height, flip), _label(sky, width, height, flip)[0]
+
+
 def _label(label: np.ndarray | None, width: int, height: int,
            flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """[1,H,W] float32 label (nearest resize keeps 0 = invalid and hard mask edges) and its flag."""
@@ -152,21 +195,25 @@ def _label(label: np.ndarray | None, width: int, height: int,
 class SampleDataset(Dataset, ABC):
     """Base for all datasets: subclasses implement ``__len__`` and :meth:`load`.
 
-    ``augment`` turns on flips and colour jitter (training); call :meth:`set_epoch` at the start of
-    every epoch (DataLoader workers pick it up when they are re-created, i.e. without
-    ``persistent_workers``).
+    ``augment`` turns on flips and colour jitter (training), and with ``reverse_time`` also plays half
+    of the samples backwards (:func:`reverse_time`; needs symmetric ``frame_ids``); call
+    :meth:`set_epoch` at the start of every epoch (DataLoader workers pick it up when they are
+    re-created, i.e. without ``persistent_workers``).
     """
 
     def __init__(self, height: int, width: int, frame_ids: tuple[int, ...] = FRAME_IDS,
-                 augment: bool = False, seed: int = 0) -> None:
+                 augment: bool = False, seed: int = 0, reverse_time: bool = False) -> None:
         check_size(height, width)
         if 0 not in frame_ids:
             raise ValueError(f"frame_ids must contain the target frame 0; got {frame_ids}")
         self.height = height
         self.width = width
         self.frame_ids = tuple(frame_ids)
+        if reverse_time and set(frame_ids) != {-f for f in frame_ids}:
+            raise ValueError(f"reverse_time needs symmetric frame_ids such as (0, -1, 1); got {frame_ids}")
         self.augment = augment
         self.seed = seed
+        self.reverse_time = reverse_time
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -182,10 +229,11 @@ class SampleDataset(Dataset, ABC):
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
-        flip, jitter = False, None
+        flip, jitter, reverse = False, None, False
         if self.augment:
             generator = sample_generator(self.seed, self.epoch, index)
             flip = torch.rand((), generator=generator).item() < FLIP_PROBABILITY
             do_jitter = torch.rand((), generator=generator).item() < JITTER_PROBABILITY
             jitter = sample_jitter(generator) if do_jitter else None
-        return build_sample(self.load(index), index, self.height, self.width, flip, jitter)
+            reverse = self.reverse_time and torch.rand((), generator=generator).item() < REVERSE_PROBABILITY
+        return build_sample(self.load(index), index, self.height, self.width, flip, jitter, reverse)

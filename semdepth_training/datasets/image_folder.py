@@ -3,8 +3,10 @@
 Layout (docs/interfaces.md): a root with sequence folders, or the root itself is one. A sequence has
 ``images/*.png|jpg`` (name order = time order), ``intrinsics.yaml`` (fx, fy, cx, cy[, width, height])
 or ``camera_info.yaml`` (ROS camera_info YAML) in the sequence or the root, and optional
-``depth/<stem>.npy`` (float32 metres, 0 = invalid) and ``fg_mask/<stem>.png`` (0/255). Intrinsics
-are in pixels of the stored images, which are assumed rectified (distortion is ignored).
+``depth/<stem>.npy`` (float32 metres, 0 = invalid), ``fg_mask/<stem>.png`` (0/255) and
+``classes/<stem>.png`` (Cityscapes train ids; with depth, its sky pixels become the sample's sky
+mask, as `semdepth synth` writes them). Intrinsics are in pixels of the stored images, which are
+assumed rectified (distortion is ignored).
 
 Neighbours come from the same sequence, ``stride`` frames apart (raise it for fast cameras so the
 baseline between frames stays useful); frames too close to a sequence end have no targets.
@@ -17,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from semdepth_ros.intrinsics import load_intrinsics
-from semdepth_ros.imageio import read_mask, read_rgb
+from semdepth_ros.classes import TRAIN_ID
+from semdepth_ros.imageio import read_mask, read_rgb, read_train_ids
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -77,8 +80,8 @@ class ImageFolderDataset(SampleDataset):
 
     def __init__(self, root: str | Path, height: int = 192, width: int = 640,
                  frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False, seed: int = 0,
-                 stride: int = 1) -> None:
-        super().__init__(height, width, frame_ids, augment, seed)
+                 stride: int = 1, reverse_time: bool = False) -> None:
+        super().__init__(height, width, frame_ids, augment, seed, reverse_time)
         if stride < 1:
             raise ValueError(f"stride must be >= 1; got {stride}")
         self.root = Path(root)
@@ -107,8 +110,12 @@ class ImageFolderDataset(SampleDataset):
         stem = seq.images[position].stem
         mask_path = seq.folder / "fg_mask" / f"{stem}.png"
         depth_path = seq.folder / "depth" / f"{stem}.npy"
+        classes_path = seq.folder / "classes" / f"{stem}.png"
         poses = None if seq.poses is None else {f: seq.poses[position + f * self.stride] for f in self.frame_ids}
+        depth = np.load(depth_path).astype(np.float32) if depth_path.is_file() else None
+        sky = None
+        if depth is not None and classes_path.is_file():
+            sky = ((read_train_ids(classes_path) == TRAIN_ID["sky"]) & (depth <= 0)).astype(np.uint8)
         return RawSample(images=images, K=seq.K,
                          fg_mask=read_mask(mask_path) if mask_path.is_file() else None,
-                         depth=np.load(depth_path).astype(np.float32) if depth_path.is_file() else None,
-                         poses=poses)
+                         depth=depth, poses=poses, sky=sky)
