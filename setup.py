@@ -32,8 +32,9 @@ setup(
         "ros": ROS_WHEELS,
         "train": ["tensorboard"],
         "export": ["onnx", "onnxruntime"],
+        "openvino": ["onnx", "openvino"],
         "test": ["pytest", "colcon-common-extensions"],
-        "all": ROS_WHEELS + ["tensorboard", "onnx", "onnxruntime", "pytest", "colcon-common-extensions"],
+        "all": ROS_WHEELS + ["tensorboard", "onnx", "onnxruntime", "openvino", "pytest", "colcon-common-extensions"],
     },
     zip_safe=True,
     maintainer="semdepth_ros maintainers",
@@ -53,6 +54,7 @@ setup(
             "evaluate = semdepth_training.commands.evaluate",
             "export = semdepth_training.commands.export",
             "pseudo-labels = semdepth_training.commands.pseudo_labels",
+            "adapt = semdepth_training.commands.adapt",
         ],
     },
 )

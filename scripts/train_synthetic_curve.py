@@ -7,8 +7,9 @@ excluded), and plot them to RUN_DIR/curve.png.
 The validation streets are not the training ones (seed run.seed + 1). The default config
 (synthetic_r18.yaml) takes ego-motion from the generator (pose.source: dataset, docs/training.md):
 AbsRel falls within minutes. With the pose net (the papers' regime) the photometric error falls from
-the first epoch, but AbsRel, from random initialisation (no ImageNet weights), needs far more steps
-than a CPU affords.
+the first epoch, but AbsRel does not: from random initialisation the pose net settles on a sideways
+motion in this world, as it does with Monodepth2's own code (docs/training.md; on real video both
+learn).
 
     python scripts/train_synthetic_curve.py --out runs/curve --epochs 3
     python scripts/train_synthetic_curve.py --out runs/curve_posenet --epochs 5 --set pose.source=network

@@ -1,13 +1,15 @@
 """One file = network weights + everything needed to run them (the node's only model input).
 
 Loading validates the file before building anything so a user gets one sentence saying what is
-wrong (missing, not a checkpoint, another architecture, mismatched shapes, newer format) instead of
-a PyTorch stack trace deep inside ``load_state_dict``.
+wrong (missing, a directory, not a checkpoint, damaged, another architecture, mismatched shapes,
+non-finite weights, newer format) instead of a PyTorch stack trace deep inside ``load_state_dict``.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +43,16 @@ class CheckpointMeta:
     max_depth: float = 100.0
     scale_factor: float = 1.0
     scale_source: str = "none"
+    scale_domain: str = "unknown (not recorded)"   # the data the scale was measured on (older files: unknown)
     foreground_classes: list[str] = dataclasses.field(default_factory=lambda: list(FOREGROUND_CLASSES))
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     package_version: str = __version__
     format_version: int = FORMAT_VERSION
+
+    def describe_scale(self) -> str:
+        """The metric scale with where it came from, for logs and reports."""
+        return f"x{self.scale_factor:g} ({self.scale_source}; measured on {self.scale_domain})"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -89,14 +96,14 @@ def save_checkpoint(path: str | os.PathLike, model: SemDepthNet, meta: Checkpoin
 
 def _read_payload(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.relative_to(path).as_posix() for p in (*path.glob("*.pt"), *path.glob("models/*.pt")))
+        hint = f" (it holds {', '.join(found[:4])})" if found else ""
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file{hint}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path} (train one with `semdepth train`, "
                               "or export one with `semdepth export`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for garbage input
-        raise CheckpointError(f"{path} is not a readable checkpoint file ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    payload = _torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is not a semdepth_ros checkpoint (a raw state_dict or another "
                               "project's file?); convert it with `semdepth export`")
@@ -105,6 +112,30 @@ def _read_payload(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} has checkpoint format {version}, newer than this package "
                               f"supports ({FORMAT_VERSION}); upgrade semdepth_ros")
     return payload
+
+
+def _torch_load(path: Path) -> Any:
+    """torch.load restricted to tensors and plain data (weights_only). torch's own messages are not
+    passed on: for a file holding other Python objects they suggest loading it unrestricted, which
+    runs code from the file, and that advice must not reach users."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise CheckpointError(f"{path} is empty, not a checkpoint file")
+    if head != b"PK\x03\x04" and not (head[0] == 0x80 and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+        # neither torch's zip container nor a (legacy) pickle
+        raise CheckpointError(f"{path} is not a checkpoint file (not a PyTorch file at all)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. pickle-protocol notes: the outcome is all that matters
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path} is not a semdepth_ros checkpoint: it holds more than tensors and plain "
+                              "data (other Python objects, or damage), and such files are never loaded "
+                              "unrestricted because that could run code from them") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
+        raise CheckpointError(f"{path} is damaged or truncated, not a readable checkpoint file "
+                              f"({type(exc).__name__})") from exc
 
 
 def _meta(payload: dict[str, Any], path: str | os.PathLike) -> CheckpointMeta:
@@ -149,6 +180,11 @@ def load_checkpoint(path: str | os.PathLike,
     if wrong:
         raise CheckpointError(f"{path}: {len(wrong)} tensor shapes do not match the architecture, "
                               f"e.g. {wrong[:3]}")
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        count = int((~torch.isfinite(state[bad])).sum())
+        raise CheckpointError(f"{path} has non-finite weights (NaN or Inf): {count} of {state[bad].numel()} "
+                              f"values of '{bad}' (a diverged training run?); refusing to load it")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.to(map_location).eval()
     return model, meta

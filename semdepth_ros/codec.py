@@ -13,6 +13,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from semdepth_ros.image_size import MAX_INPUT_PIXELS, HeaderError, encoded_size, pixel_limit_error
+
 ImageFields = dict[str, Any]
 
 # ROS message type names, as rosbag2 and the type stores spell them.
@@ -47,7 +49,15 @@ _POINTFIELD_DTYPES: dict[int, str] = {
 
 
 class InputError(ValueError):
-    """A message that cannot be used; the text names the problem so a single log line suffices."""
+    """A message that cannot be used; the text names the problem so a single log line suffices.
+
+    ``kind`` is a stable name for the class of fault (e.g. "data_size"), whatever numbers the text
+    holds: the node throttles its log per kind, so one fault cannot hide another.
+    """
+
+    def __init__(self, message: str, kind: str = "bad_input") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _as_bytes_array(data: Any) -> np.ndarray:
@@ -58,15 +68,22 @@ def _as_bytes_array(data: Any) -> np.ndarray:
         return np.asarray(data, dtype=np.uint8).reshape(-1)
 
 
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """Refuse an image above ``max_pixels`` before anything is allocated for it."""
+    refusal = pixel_limit_error(width, height, max_pixels, "max_input_pixels")
+    if refusal:
+        raise InputError(refusal, "image_too_large")
+
+
 def _check_layout(height: int, width: int, step: int, n_bytes: int, bytes_per_pixel: int) -> None:
     if height <= 0 or width <= 0:
-        raise InputError(f"zero-size image ({width}x{height})")
+        raise InputError(f"zero-size image ({width}x{height})", "zero_size")
     if step < width * bytes_per_pixel:
         raise InputError(
-            f"step {step} is smaller than width * bytes per pixel = {width} * {bytes_per_pixel}")
+            f"step {step} is smaller than width * bytes per pixel = {width} * {bytes_per_pixel}", "step_too_small")
     if n_bytes != step * height:
         raise InputError(f"image data has {n_bytes} bytes, expected step * height = {step} * {height}"
-                         f" = {step * height}")
+                         f" = {step * height}", "data_size")
 
 
 def _rows(data: Any, height: int, width: int, step: int, bytes_per_pixel: int) -> np.ndarray:
@@ -77,11 +94,12 @@ def _rows(data: Any, height: int, width: int, step: int, bytes_per_pixel: int) -
 
 
 def image_to_rgb(encoding: str, height: int, width: int, step: int, data: Any,
-                 is_bigendian: int = 0) -> np.ndarray:
+                 is_bigendian: int = 0, max_pixels: int = MAX_INPUT_PIXELS) -> np.ndarray:
     """Decode a sensor_msgs/Image to HxWx3 uint8 RGB (8-bit encodings only, so endianness is moot)."""
     if encoding not in _ENCODINGS:
         raise InputError(f"unsupported image encoding '{encoding}'; expected one of "
-                         f"{', '.join(SUPPORTED_ENCODINGS)}")
+                         f"{', '.join(SUPPORTED_ENCODINGS)}", "unsupported_encoding")
+    check_pixels(width, height, max_pixels)
     channels, conversion = _ENCODINGS[encoding]
     pixels = _rows(data, height, width, step, channels)
     if conversion is None:
@@ -89,19 +107,33 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: Any,
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
-def compressed_to_rgb(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the message field name
-    """Decode a sensor_msgs/CompressedImage (jpeg or png, as image_transport writes them) to RGB."""
+def compressed_to_rgb(format: str, data: Any,  # noqa: A002 - the message field name
+                      max_pixels: int = MAX_INPUT_PIXELS) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (jpeg or png, as image_transport writes them) to RGB.
+
+    The size is read from the PNG/JPEG header first: an image above ``max_pixels`` is refused
+    undecoded, and data cut short is reported as truncated.
+    """
     fmt = format.lower()
     known = any(kind in fmt for kind in ("jpeg", "jpg", "png"))
     if (fmt and not known) or "compresseddepth" in fmt:
-        raise InputError(f"unsupported compressed format '{format}'; expected jpeg or png")
+        raise InputError(f"unsupported compressed format '{format}'; expected jpeg or png", "unsupported_format")
     buf = _as_bytes_array(data)
     if buf.size == 0:
-        raise InputError("compressed image has no data")
+        raise InputError("compressed image has no data", "empty_compressed")
+    try:
+        size = encoded_size(buf)
+    except HeaderError as exc:
+        raise InputError(str(exc), "truncated_compressed" if exc.truncated else "corrupt_compressed") from exc
+    if size is None:
+        raise InputError(f"{buf.size} bytes of '{format or 'unknown'}' data are neither PNG nor JPEG "
+                         "(corrupt or not an image)", "corrupt_compressed")
+    if size.width == 0 or size.height == 0:
+        raise InputError(f"zero-size {size.format} image ({size.width}x{size.height})", "zero_size")
+    check_pixels(size.width, size.height, max_pixels)
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if bgr is None or bgr.size == 0:
-        raise InputError(f"could not decode {buf.size} bytes of '{format or 'unknown'}' data "
-                         "(corrupt or not an image)")
+        raise InputError(f"could not decode {buf.size} bytes of {size.format} data (corrupt)", "corrupt_compressed")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -111,17 +143,19 @@ def image_fields(msg: Any) -> ImageFields:
             "data": msg.data, "is_bigendian": msg.is_bigendian}
 
 
-def message_to_rgb(msg: Any) -> np.ndarray:
-    """HxWx3 uint8 RGB of an Image or CompressedImage message (a CompressedImage has ``format``)."""
+def message_to_rgb(msg: Any, max_pixels: int = MAX_INPUT_PIXELS) -> np.ndarray:
+    """HxWx3 uint8 RGB of an Image or CompressedImage message (a CompressedImage has ``format``);
+    images above ``max_pixels`` are refused before they are decoded."""
     if hasattr(msg, "format"):
-        return compressed_to_rgb(msg.format, msg.data)
-    return image_to_rgb(**image_fields(msg))
+        return compressed_to_rgb(msg.format, msg.data, max_pixels)
+    return image_to_rgb(**image_fields(msg), max_pixels=max_pixels)
 
 
 def rgb_to_image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> ImageFields:
     """Image fields (height, width, encoding, is_bigendian, step, data) for an HxWx3 uint8 RGB array."""
     if encoding not in _FROM_RGB:
-        raise InputError(f"cannot encode to '{encoding}'; expected one of {', '.join(_FROM_RGB)}")
+        raise InputError(f"cannot encode to '{encoding}'; expected one of {', '.join(_FROM_RGB)}",
+                         "unsupported_encoding")
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InputError(f"expected an HxWx3 RGB array, got shape {rgb.shape}")
@@ -154,12 +188,15 @@ def mono8_fields(image: np.ndarray) -> ImageFields:
     return _fields(image, "mono8")
 
 
+DEPTH_ENCODINGS = ("32FC1", "16UC1")  # REP 118: metres / millimetres
+
+
 def image_fields_to_depth(encoding: str, height: int, width: int, step: int, data: Any,
                           is_bigendian: int = 0) -> np.ndarray:
     """Depth image (32FC1 metres or 16UC1 millimetres, REP 118) to HxW float32 metres, NaN invalid."""
-    sizes = {"32FC1": ("f4", 4), "16UC1": ("u2", 2)}
+    sizes = dict(zip(DEPTH_ENCODINGS, (("f4", 4), ("u2", 2))))
     if encoding not in sizes:
-        raise InputError(f"unsupported depth encoding '{encoding}'; expected 32FC1 or 16UC1")
+        raise InputError(f"unsupported depth encoding '{encoding}'; expected 32FC1 or 16UC1", "unsupported_encoding")
     kind, size = sizes[encoding]
     dtype = np.dtype(kind).newbyteorder(">" if is_bigendian else "<")
     raw = np.ascontiguousarray(_rows(data, height, width, step, size)).view(dtype)[..., 0]
@@ -188,33 +225,49 @@ def points_to_cloud_fields(points: np.ndarray, rgb: np.ndarray | None = None,
     Organised keeps the image grid (height=H, width=W) with NaN points for invalid pixels, as
     depth_image_proc does; unorganised drops non-finite points and sets is_dense.
     """
+    return records_to_cloud_fields(cloud_records(points, rgb, label), organised)
+
+
+def cloud_dtype(rgb: bool, label: bool) -> np.dtype:
+    """The point record: x, y, z float32, then rgb float32 (`pack_rgb`) and label uint8, 4-byte aligned."""
+    names: list[tuple[str, str]] = [("x", "f4"), ("y", "f4"), ("z", "f4")]
+    names += [("rgb", "f4")] * rgb + [("label", "u1")] * label
+    offsets = np.cumsum([0] + [np.dtype(kind).itemsize for _, kind in names[:-1]]).tolist()
+    itemsize = -(-(offsets[-1] + np.dtype(names[-1][1]).itemsize) // 4) * 4  # keep 4-byte alignment
+    return np.dtype({"names": [n for n, _ in names], "formats": ["<" + k for _, k in names],
+                     "offsets": offsets, "itemsize": itemsize})
+
+
+def cloud_records(points: np.ndarray, rgb: np.ndarray | None = None,
+                  label: np.ndarray | None = None) -> np.ndarray:
+    """Point records (`cloud_dtype`) on the grid of points [H,W,3] (or [N,3] as [1,N]); padding bytes are 0."""
     points = np.asarray(points, dtype=np.float32)
     if points.ndim not in (2, 3) or points.shape[-1] != 3:
         raise InputError(f"expected points of shape [H,W,3] or [N,3], got {points.shape}")
     grid = points.shape[:-1] if points.ndim == 3 else (1, points.shape[0])
-    names: list[tuple[str, str]] = [("x", "f4"), ("y", "f4"), ("z", "f4")]
     columns: dict[str, np.ndarray] = {"x": points[..., 0], "y": points[..., 1], "z": points[..., 2]}
     if rgb is not None:
-        names.append(("rgb", "f4"))
         columns["rgb"] = pack_rgb(_same_grid(rgb, points.shape[:-1], "rgb", 3))
     if label is not None:
-        names.append(("label", "u1"))
         columns["label"] = _same_grid(label, points.shape[:-1], "label", None)
-    offsets = np.cumsum([0] + [np.dtype(kind).itemsize for _, kind in names[:-1]]).tolist()
-    itemsize = -(-(offsets[-1] + np.dtype(names[-1][1]).itemsize) // 4) * 4  # keep 4-byte alignment
-    dtype = np.dtype({"names": [n for n, _ in names], "formats": ["<" + k for _, k in names],
-                      "offsets": offsets, "itemsize": itemsize})
-    cloud = np.zeros(grid, dtype=dtype)
+    cloud = np.zeros(grid, dtype=cloud_dtype(rgb is not None, label is not None))
     for name, values in columns.items():
         cloud[name] = values.reshape(grid)
+    return cloud
+
+
+def records_to_cloud_fields(cloud: np.ndarray, organised: bool = True) -> dict[str, Any]:
+    """PointCloud2 fields of point records [H,W] (`cloud_records`); unorganised drops non-finite points."""
     if not organised:
-        cloud = cloud[np.isfinite(points.reshape(*grid, 3)).all(axis=-1)].reshape(1, -1)
+        finite = np.isfinite(cloud["x"]) & np.isfinite(cloud["y"]) & np.isfinite(cloud["z"])
+        cloud = cloud[finite].reshape(1, -1)
     height, width = cloud.shape
-    fields = [{"name": n, "offset": int(o), "datatype": FLOAT32 if k == "f4" else UINT8, "count": 1}
-              for (n, k), o in zip(names, offsets)]
+    dtype = cloud.dtype
+    fields = [{"name": n, "offset": int(dtype.fields[n][1]), "datatype": FLOAT32 if dtype.fields[n][0].kind == "f"
+               else UINT8, "count": 1} for n in dtype.names]
     return {"height": int(height), "width": int(width), "fields": fields, "is_bigendian": False,
-            "point_step": itemsize, "row_step": itemsize * int(width), "data": cloud.tobytes(),
-            "is_dense": not organised}
+            "point_step": dtype.itemsize, "row_step": dtype.itemsize * int(width),
+            "data": np.ascontiguousarray(cloud).tobytes(), "is_dense": not organised}
 
 
 def _same_grid(values: np.ndarray, grid: tuple[int, ...], name: str, channels: int | None) -> np.ndarray:
@@ -274,11 +327,11 @@ def camera_info_to_K(k: Sequence[float]) -> np.ndarray:
     """3x3 intrinsics from camera_info.k, rejecting uncalibrated (zero focal) cameras."""
     values = np.asarray(k, dtype=np.float64).reshape(-1)
     if values.size != 9:
-        raise InputError(f"camera_info k has {values.size} values, expected 9")
+        raise InputError(f"camera_info k has {values.size} values, expected 9", "invalid_camera_info")
     K = values.reshape(3, 3)
     if not (np.isfinite(K).all() and K[0, 0] > 0 and K[1, 1] > 0):
         raise InputError(f"camera_info has an invalid focal length (fx={K[0, 0]}, fy={K[1, 1]}); "
-                         "is the camera calibrated?")
+                         "is the camera calibrated?", "invalid_camera_info")
     return K
 
 

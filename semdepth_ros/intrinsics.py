@@ -65,6 +65,19 @@ def kitti_like_intrinsics(width: int, height: int) -> np.ndarray:
     return k
 
 
+# Resizing with rounded sizes changes the aspect ratio a little (1242x375 -> 320x96: 0.6 %); more than
+# this means the intrinsics describe another picture (a crop, another camera, swapped width and height).
+ASPECT_TOLERANCE = 0.02
+
+
+def aspect_mismatch(size: tuple[int, int] | None, width: int, height: int) -> bool:
+    """True when K for images of ``size`` cannot describe a (width, height) image by a uniform resize:
+    rescaling would stretch the axes differently (fx and fy by different factors) and bend the cloud."""
+    if size is None:
+        return False
+    return abs((size[0] / size[1]) / (width / height) - 1.0) > ASPECT_TOLERANCE
+
+
 def rescale_to(k: np.ndarray, size: tuple[int, int] | None, width: int, height: int) -> np.ndarray:
     """K describing an image of (width, height), given K for images of ``size`` (None: unknown, kept)."""
     if size is None or tuple(size) == (width, height):
@@ -89,12 +102,17 @@ class Camera:
     distortion_model: str = "plumb_bob"
 
 
+def camera_info_size(info: Any) -> tuple[int, int] | None:
+    """(width, height) a camera_info message (rclpy or rosbags) describes; None when unset (0)."""
+    return (int(info.width), int(info.height)) if info.width and info.height else None
+
+
 def camera_for_image(info: Any, width: int, height: int) -> Camera:
     """The camera of a camera_info message (rclpy or rosbags) for an image of (width, height).
 
-    A camera_info for another size (width/height set and different) is rescaled to this image;
-    raises codec.InputError for an uncalibrated camera_info.
+    A camera_info for another size (width/height set and different) is rescaled to this image, per
+    axis (callers check `aspect_mismatch` first where that matters); raises codec.InputError for an
+    uncalibrated camera_info.
     """
-    size = (int(info.width), int(info.height)) if info.width and info.height else None
-    K = rescale_to(camera_info_to_K(info.k), size, width, height)
+    K = rescale_to(camera_info_to_K(info.k), camera_info_size(info), width, height)
     return Camera(K, tuple(float(v) for v in info.d), info.distortion_model)

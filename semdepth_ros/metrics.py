@@ -9,12 +9,14 @@ models. Both `semdepth evaluate` and the bag tools use this module so their numb
 """
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
+import cv2
 import numpy as np
 
 MIN_DEPTH = 1e-3
 MAX_DEPTH = 80.0
+SCALE_TOLERANCE = 0.25   # a stored metric scale further than this (relative) from the measured one is flagged
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")
 
 # Look Deeper into Depth, Tables 4-7, report cumulative ranges (depth <= 4, 6, 8 m and all) measured on
@@ -60,6 +62,11 @@ class DepthErrorAccumulator:
             np.count_nonzero(thresh < 1.25 ** 3),
         )
         self.count += gt.size
+
+    def merge(self, other: "DepthErrorAccumulator") -> None:
+        """Add another accumulator's pixels (pooling two sets = accumulating their union)."""
+        self._sums += other._sums
+        self.count += other.count
 
     def compute(self) -> dict[str, float]:
         """The seven metrics over all pixels added so far (NaN when none were)."""
@@ -119,6 +126,16 @@ def errors_by_range(gt: np.ndarray, pred: np.ndarray) -> dict[str, dict[str, flo
     return result
 
 
+def resize_prediction(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Network-size depth -> GT (height, width), interpolating disparity as Monodepth2's evaluation does."""
+    if depth.shape == size:
+        return depth
+    valid = depth > 0   # invalid depth (0, NaN from a node) stays invalid: zero disparity, zero depth
+    disp = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(depth.dtype)
+    disp = cv2.resize(disp, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return np.where(disp > 0, 1.0 / np.where(disp > 0, disp, 1.0), 0.0).astype(depth.dtype)
+
+
 class EvalPixels(NamedTuple):
     """Valid pixels of one image ready for the metrics."""
 
@@ -126,6 +143,7 @@ class EvalPixels(NamedTuple):
     pred: np.ndarray     # [N] scaled and clamped prediction, metres
     ratio: float         # the scale applied to the prediction
     mask: np.ndarray     # [H, W] bool: where the N pixels came from (to index class maps)
+    gt_ratio: float      # median(gt) / median(prediction as given): the scale the ground truth asks for
 
 
 def prepare_eval_pixels(gt: np.ndarray, pred: np.ndarray, crop: str | None = "garg",
@@ -149,7 +167,122 @@ def prepare_eval_pixels(gt: np.ndarray, pred: np.ndarray, crop: str | None = "ga
     gt_valid = gt[mask].astype(np.float64)
     pred_valid = pred[mask].astype(np.float64)
     if gt_valid.size == 0:
-        return EvalPixels(gt_valid, pred_valid, float("nan"), mask)
-    ratio = median_scale(gt_valid, pred_valid) if scale is None else float(scale)
+        return EvalPixels(gt_valid, pred_valid, float("nan"), mask, float("nan"))
+    gt_ratio = median_scale(gt_valid, pred_valid)
+    ratio = gt_ratio if scale is None else float(scale)
     pred_valid = np.clip(pred_valid * ratio, min_depth, max_depth)
-    return EvalPixels(gt_valid, pred_valid, ratio, mask)
+    return EvalPixels(gt_valid, pred_valid, ratio, mask, gt_ratio)
+
+
+BASELINE_LABEL = "constant depth (median-scaled)"
+
+
+def constant_depth_errors(gt: np.ndarray) -> dict[str, float]:
+    """The "predict nothing" floor: one depth everywhere, median-scaled per image, i.e. median(gt) at
+    every valid pixel. A model that does not beat it has learnt no depth."""
+    gt = np.asarray(gt, dtype=np.float64)
+    return compute_depth_errors(gt, np.full_like(gt, np.median(gt)))
+
+
+def relative_difference(stored: float, measured: float) -> float:
+    """|stored - measured| / measured: how far a stored metric scale is from what the ground truth says."""
+    return abs(stored - measured) / measured
+
+
+def scale_warning(factor: float, what: str, gt_factor: float) -> str | None:
+    """One line when a metric scale is further than SCALE_TOLERANCE from the factor the ground truth asks
+    for (median over images of median(gt) / median(network depth)); None when within it or unknown."""
+    if not (np.isfinite(factor) and np.isfinite(gt_factor) and gt_factor > 0):
+        return None
+    difference = relative_difference(factor, gt_factor)
+    if difference <= SCALE_TOLERANCE:
+        return None
+    return (f"{what} x{factor:.4g} differs by {difference:.0%} from x{gt_factor:.4g}, the median ground-truth/"
+            f"prediction ratio here (tolerance {SCALE_TOLERANCE:.0%}): metric depth at that scale is off by as much")
+
+
+class FrameScore(NamedTuple):
+    pixels: EvalPixels
+    metrics: dict[str, float]
+    baseline: dict[str, float]     # constant-depth baseline on the same pixels
+    factor: float                  # total factor applied to the network's depth (metric scale x protocol ratio)
+    gt_factor: float               # the factor the ground truth asks for: median(gt) / median(network depth)
+
+
+class ImageSetMetrics:
+    """The protocol over a set of images, shared by `semdepth evaluate` and `semdepth eval-bag`.
+
+    Per image: the prediction is resized to the GT (as disparity), capped, cropped and scaled
+    (`prepare_eval_pixels`); the seven metrics and the constant-depth baseline are averaged over images
+    (the Eigen convention), pixels are pooled per GT depth range, and the scale factors are kept.
+    ``crop`` None/"garg"/"eigen"; ``scale`` None = per-image median scaling, else that factor.
+    Sets merge: the merge of per-bag sets equals the set of all their images.
+    """
+
+    def __init__(self, crop: str | None, scale: float | None, min_depth: float = MIN_DEPTH,
+                 max_depth: float = MAX_DEPTH) -> None:
+        self.crop, self.scale, self.min_depth, self.max_depth = crop, scale, min_depth, max_depth
+        self.images = 0
+        self._sums = dict.fromkeys(METRIC_NAMES, 0.0)
+        self._baseline = dict.fromkeys(METRIC_NAMES, 0.0)
+        self.factors: list[float] = []
+        self.gt_factors: list[float] = []
+        self.ranges = {name: DepthErrorAccumulator() for name, _, _ in DEPTH_RANGES}
+
+    def add(self, gt: np.ndarray, pred: np.ndarray, network_factor: float = 1.0) -> FrameScore | None:
+        """Score one image; ``pred`` is network depth times ``network_factor`` (the metric scale already
+        applied, 1 for raw network depth). None when the image has no valid ground truth."""
+        pred = resize_prediction(pred, gt.shape)
+        pixels = prepare_eval_pixels(gt, pred, self.crop, self.scale, self.min_depth, self.max_depth)
+        if pixels.gt.size == 0:
+            return None
+        score = FrameScore(pixels, compute_depth_errors(pixels.gt, pixels.pred), constant_depth_errors(pixels.gt),
+                           pixels.ratio * network_factor, pixels.gt_ratio * network_factor)
+        self.images += 1
+        for name in METRIC_NAMES:
+            self._sums[name] += score.metrics[name]
+            self._baseline[name] += score.baseline[name]
+        self.factors.append(score.factor)
+        self.gt_factors.append(score.gt_factor)
+        for name, mask in depth_range_masks(pixels.gt):
+            self.ranges[name].update(pixels.gt[mask], pixels.pred[mask])
+        return score
+
+    def merge(self, other: "ImageSetMetrics") -> None:
+        self.images += other.images
+        for name in METRIC_NAMES:
+            self._sums[name] += other._sums[name]
+            self._baseline[name] += other._baseline[name]
+        self.factors += other.factors
+        self.gt_factors += other.gt_factors
+        for name, acc in self.ranges.items():
+            acc.merge(other.ranges[name])
+
+    def _mean(self, sums: dict[str, float]) -> dict[str, float]:
+        return {name: value / self.images if self.images else float("nan") for name, value in sums.items()}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self._mean(self._sums)
+
+    @property
+    def baseline(self) -> dict[str, float]:
+        return self._mean(self._baseline)
+
+    def by_range(self) -> dict[str, dict[str, float]]:
+        """Metrics + pixel ``count`` per GT depth range with pixels."""
+        return {name: {**acc.compute(), "count": acc.count} for name, acc in self.ranges.items() if acc.count}
+
+    def scale_summary(self) -> dict[str, Any]:
+        """Medians of the applied and the ground-truth factors, with their spread relative to the median
+        (Monodepth2 prints this std / median for median scaling)."""
+        def stats(values: list[float]) -> tuple[float, float]:
+            if not values:
+                return float("nan"), float("nan")
+            arr = np.asarray(values, dtype=np.float64)
+            median = float(np.median(arr))
+            return median, float(np.std(arr / median))
+
+        (ratio, ratio_std), (gt_ratio, gt_ratio_std) = stats(self.factors), stats(self.gt_factors)
+        return {"ratio_median": ratio, "ratio_std": ratio_std, "gt_ratio_median": gt_ratio,
+                "gt_ratio_std": gt_ratio_std}

@@ -20,10 +20,14 @@ import yaml
 from semdepth_ros.model import ModelConfig
 from semdepth_training.datasets import DATASETS
 from semdepth_training.datasets.base import check_size
+from semdepth_training.distributed import BACKENDS as DIST_BACKENDS
 from semdepth_training.losses import LossSettings
 from semdepth_training.supervised_losses import MODES as LOSS_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+AUGMENT_PLACES = ("auto", "device", "loader")
+LR_SCALINGS = ("none", "linear", "sqrt")
 CROPS = ("garg", "eigen")
 POSE_SOURCES = ("network", "dataset")
 
@@ -31,7 +35,14 @@ POSE_SOURCES = ("network", "dataset")
 @dataclass
 class DataConfig:
     """Which frames to train on. ``options`` / ``val_options`` go to the dataset constructor as is
-    (e.g. KITTI ``ext``/``intrinsics``, folder ``stride``, synthetic generator settings)."""
+    (e.g. KITTI ``ext``/``intrinsics``, folder ``stride``, synthetic generator settings).
+
+    ``augment_on``: where flips, colour jitter and the image pyramid run: "device" (batched on the
+    training device after upload; the loader workers only decode and resize), "loader" (in the
+    workers, on the CPU) or "auto" (the device on CUDA, the workers on the CPU, where they work in
+    parallel with the step). ``cache_dir``: decoded frames at the training size are kept there (memory-
+    mapped .npy per source folder, built on first use, rebuilt for files that change), so epochs
+    after the first decode nothing; at most ``cache_max_gb`` (docs/training.md)."""
 
     dataset: str = "kitti"                 # one of semdepth_training.datasets.DATASETS
     path: str | None = None                # KITTI raw root / image-folder root
@@ -45,6 +56,9 @@ class DataConfig:
     eval_crop: str | None = "garg"         # crop for the per-epoch AbsRel ("garg" for KITTI, None for dense GT)
     options: dict[str, Any] = field(default_factory=dict)
     val_options: dict[str, Any] = field(default_factory=dict)
+    augment_on: str = "auto"
+    cache_dir: str | None = None
+    cache_max_gb: float = 100.0
 
 
 @dataclass
@@ -59,6 +73,9 @@ class PoseConfig:
     # depth (disparity 0.5 = 0.2 m, like the pose net's 0.01-scaled start); the checkpoint's metric
     # scale factor is set to it, so the node still outputs metres.
     dataset_scale: float = 50.0
+    # "network" with odometry in the data: weight of the term pulling the pose net's translations to
+    # the odometry's (losses.odometry_loss), in network units (metres / dataset_scale); 0 = off.
+    odometry_weight: float = 0.0
     num_layers: int = 18
     pretrained_path: str | None = None
     # Metres (or depth units) per raw translation output of the pose decoder: null takes the --init
@@ -76,21 +93,39 @@ class OptimConfig:
     learning_rate: float = 1e-4
     scheduler_step_size: int = 15
     scheduler_gamma: float = 0.1
+    # With N processes (torchrun) the batch per step is batch_size * N: "linear" multiplies the
+    # learning rate by N, "sqrt" by sqrt(N), "none" keeps it (docs/training.md).
+    lr_scaling: str = "none"
 
 
 @dataclass
 class RunConfig:
-    """Execution: seeds, device, AMP, logging cadence, and ``max_steps`` (total optimiser steps) for
-    short runs."""
+    """Execution: seeds, device, precision, logging and saving cadence, ``max_steps`` (total optimiser
+    steps) for short runs, and the distributed settings used under torchrun.
+
+    ``precision``: the networks' autocast dtype; "auto" is bf16 on CUDA where the GPU has it (else
+    fp16, with loss scaling) and fp32 on the CPU. The losses run in fp32 whatever it is.
+    ``channels_last`` (null: on CUDA) stores the networks' weights and inputs NHWC, the layout of the
+    tensor-core convolution kernels. ``compile`` runs the networks and the loss through torch.compile.
+    """
 
     seed: int = 0
     device: str = "auto"
-    amp: bool = True                       # CUDA only; CPU always runs fp32
+    precision: str = "auto"
+    channels_last: bool | None = None
+    compile: bool = False
     max_steps: int | None = None
     log_every: int = 50
     image_every: int = 500
     validate: bool = True
     init: str | None = None                # checkpoint to start from (--init): e.g. the synthetic pre-training
+    # The resume state is saved at every epoch end and also every N steps and/or M minutes, so a
+    # kill loses at most that much work (null turns a cadence off).
+    save_every_steps: int | None = None
+    save_every_minutes: float | None = 10.0
+    sync_batchnorm: bool = False           # distributed: BatchNorm statistics over all processes' samples
+    dist_backend: str = "auto"             # auto (NCCL on CUDA, gloo on CPU), nccl or gloo
+    dist_timeout_minutes: float = 30.0     # a collective waiting longer (a dead or stuck rank) fails
 
 
 @dataclass
@@ -133,6 +168,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         _set(data, key.strip(), yaml.safe_load(text))
     for key, value in (values or {}).items():
         _set(data, key, value)
+    run = data.get("run")
+    if isinstance(run, dict) and "amp" in run:  # written before run.precision replaced run.amp
+        run.setdefault("precision", "auto" if run.pop("amp") else "fp32")
     return TrainConfig.from_dict(data)
 
 
@@ -211,10 +249,20 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"data.eval_crop must be one of {CROPS} or null, not {data.eval_crop!r}")
     if data.num_workers < 0:
         raise ValueError(f"data.num_workers must be >= 0, got {data.num_workers}")
+    if data.augment_on not in AUGMENT_PLACES:
+        raise ValueError(f"data.augment_on must be one of {', '.join(AUGMENT_PLACES)}, not {data.augment_on!r}")
+    if data.cache_max_gb <= 0:
+        raise ValueError(f"data.cache_max_gb must be > 0, got {data.cache_max_gb}")
+    if data.cache_dir is not None and data.dataset == "synthetic":
+        raise ValueError("data.cache_dir applies to image files (kitti, folder); synthetic frames are rendered "
+                         "in memory")
     if config.pose.source not in POSE_SOURCES:
         raise ValueError(f"pose.source must be one of {', '.join(POSE_SOURCES)}, not {config.pose.source!r}")
     if config.pose.dataset_scale <= 0:
         raise ValueError(f"pose.dataset_scale must be > 0, got {config.pose.dataset_scale}")
+    if config.pose.odometry_weight < 0 or (config.pose.odometry_weight > 0 and config.pose.source != "network"):
+        raise ValueError(f"pose.odometry_weight must be >= 0 and only set with pose.source 'network' (with 'dataset' "
+                         f"the odometry is the motion itself), got {config.pose.odometry_weight}")
     if config.pose.num_layers not in (18, 50):
         raise ValueError(f"pose.num_layers must be 18 or 50, got {config.pose.num_layers}")
     if config.pose.translation_scale is not None and config.pose.translation_scale <= 0:
@@ -224,6 +272,8 @@ def _validate(config: TrainConfig) -> None:
             raise ValueError(f"optim.{name} must be >= 1, got {getattr(optim, name)}")
     if optim.learning_rate <= 0 or not 0 < optim.scheduler_gamma <= 1:
         raise ValueError("optim.learning_rate must be > 0 and optim.scheduler_gamma in (0, 1]")
+    if optim.lr_scaling not in LR_SCALINGS:
+        raise ValueError(f"optim.lr_scaling must be one of {', '.join(LR_SCALINGS)}, not {optim.lr_scaling!r}")
     if not loss.scales or loss.scales[0] != 0 or not set(loss.scales) <= {0, 1, 2, 3} \
             or sorted(set(loss.scales)) != list(loss.scales):
         raise ValueError(f"loss.scales must be increasing values from 0..3 starting at 0, got {list(loss.scales)}")
@@ -238,10 +288,20 @@ def _validate(config: TrainConfig) -> None:
             raise ValueError(f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     if run.device not in DEVICES:
         raise ValueError(f"run.device must be one of {', '.join(DEVICES)}, not {run.device!r}")
+    if run.precision not in PRECISIONS:
+        raise ValueError(f"run.precision must be one of {', '.join(PRECISIONS)}, not {run.precision!r}")
     if run.max_steps is not None and run.max_steps < 1:
         raise ValueError(f"run.max_steps must be >= 1 or null, got {run.max_steps}")
     if run.log_every < 1 or run.image_every < 1:
         raise ValueError("run.log_every and run.image_every must be >= 1")
+    if run.save_every_steps is not None and run.save_every_steps < 1:
+        raise ValueError(f"run.save_every_steps must be >= 1 or null, got {run.save_every_steps}")
+    if run.save_every_minutes is not None and run.save_every_minutes <= 0:
+        raise ValueError(f"run.save_every_minutes must be > 0 or null, got {run.save_every_minutes}")
+    if run.dist_backend not in DIST_BACKENDS:
+        raise ValueError(f"run.dist_backend must be one of {', '.join(DIST_BACKENDS)}, not {run.dist_backend!r}")
+    if run.dist_timeout_minutes <= 0:
+        raise ValueError(f"run.dist_timeout_minutes must be > 0, got {run.dist_timeout_minutes}")
 
 
 def _plain(value: Any) -> Any:

@@ -7,26 +7,23 @@ constant) or, without any GT, from the known camera height over a ground plane (
 of Semantically-Guided Representation Learning, Sec. 4.3; `semdepth_ros.scale`, the same fit the node
 runs online).
 
-ONNX covers deployments without PyTorch (TensorRT, onnxruntime): the network at the checkpoint's
-fixed input size [1,3,H,W] (RGB in [0,1]) with outputs ``disp`` and ``fg`` (scale 0, sigmoid; ``fg``
-is zeros for a depth-only network). It is checked against PyTorch with onnxruntime before it is kept.
+ONNX covers deployments without PyTorch (TensorRT, ONNX Runtime, OpenVINO): the runtime's exporter
+(`semdepth_ros.engine.onnx_export`) writes the network at the checkpoint's fixed input size, checked
+against PyTorch with onnxruntime before it is kept.
 """
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import time
-import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from semdepth_ros.checkpoint import CheckpointMeta, read_meta
+from semdepth_ros.engine.onnx_export import ONNX_TOLERANCE, OnnxExportError, export_onnx_bytes
 from semdepth_ros.model import SemDepthNet
 from semdepth_ros.predictor import Predictor
 from semdepth_ros.scale import NO_SCALE, GroundPlaneSettings, fit_ground_plane
@@ -35,10 +32,6 @@ from semdepth_training.evaluation.evaluate import EvalOptions, evaluate
 from semdepth_training.evaluation.samples import eval_samples
 from semdepth_training.trainer import MODELS_DIR
 
-ONNX_OPSET = 17
-# Max |onnxruntime - PyTorch| on the sigmoid outputs; CPU runs agree to ~1e-7, the margin covers
-# other execution providers' kernels.
-ONNX_TOLERANCE = 1e-4
 SELECTIONS = ("last", "best-val")
 
 
@@ -96,59 +89,28 @@ def scale_from_camera_height(predictor: Predictor, dataset: SampleDataset, camer
     return float(np.median(estimates)), details
 
 
-class InferenceNetwork(nn.Module):
-    """SemDepthNet reduced to the two tensors a deployment needs: (disp, fg) at scale 0."""
-
-    def __init__(self, model: SemDepthNet) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs = self.model(image)
-        disp = outputs[("disp", 0)]
-        return disp, outputs.get(("fg", 0), torch.zeros_like(disp))
-
-
 def export_onnx(model: SemDepthNet, meta: CheckpointMeta, path: str | os.PathLike,
                 tolerance: float = ONNX_TOLERANCE) -> dict[str, Any]:
     """Write ``path`` and return the verification numbers; raise ExportError (writing nothing) when
-    the export fails or onnxruntime disagrees with PyTorch by more than ``tolerance``.
+    the export fails or onnxruntime disagrees with PyTorch by more than ``tolerance`` (the runtime's
+    exporter, `semdepth_ros.engine.onnx_export`, which the onnxruntime backend also uses)."""
+    import onnxruntime  # noqa: F401 - the check below must run: refuse to write an unverified file
 
-    Uses the TorchScript-based exporter (``dynamo=False``): the torch.export-based one needs the
-    onnxscript package, which the project does not depend on.
-    """
-    import onnxruntime
-
-    network = InferenceNetwork(model).eval()
-    generator = torch.Generator().manual_seed(0)
-    shape = (1, 3, meta.input_height, meta.input_width)
-    example, check = (torch.rand(shape, generator=generator) for _ in range(2))
-    buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer warnings
-            torch.onnx.export(network, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
-                              input_names=["image"], output_names=["disp", "fg"])
-    except Exception as error:  # the exporter raises many types; all mean "no ONNX file"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ExportError(f"ONNX export failed: {type(error).__name__}: {first}") from error
-    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
-    with torch.no_grad():
-        expected = [t.numpy() for t in network(check)]
-    actual = session.run(None, {"image": check.numpy()})
-    diffs = {name: float(np.max(np.abs(a - e))) for name, a, e in zip(("disp", "fg"), actual, expected)}
-    if max(diffs.values()) > tolerance:
-        raise ExportError(f"ONNX output differs from PyTorch by {diffs} (tolerance {tolerance}); not written")
+        data, report = export_onnx_bytes(model, meta, tolerance)
+    except OnnxExportError as error:
+        raise ExportError(f"{error}; not written") from error
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(buffer.getvalue())
-    return {"opset": ONNX_OPSET, "input_shape": list(shape), "max_abs_diff": diffs, "tolerance": tolerance}
+    Path(path).write_bytes(data)
+    return report
 
 
-def with_scale(meta: CheckpointMeta, factor: float, source: str, details: dict[str, Any],
+def with_scale(meta: CheckpointMeta, factor: float, source: str, domain: str, details: dict[str, Any],
                exported_from: str) -> CheckpointMeta:
-    """Metadata carrying the metric factor and where it came from."""
+    """Metadata carrying the metric factor, how it was found and the data it was measured on."""
     if not np.isfinite(factor) or factor <= 0:
         raise ExportError(f"scale factor must be a positive number, got {factor}")
     provenance = {**meta.provenance, "exported_from": exported_from,
                   "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "scale": details}
-    return dataclasses.replace(meta, scale_factor=float(factor), scale_source=source, provenance=provenance)
+    return dataclasses.replace(meta, scale_factor=float(factor), scale_source=source, scale_domain=domain,
+                               provenance=provenance)

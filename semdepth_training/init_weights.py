@@ -8,6 +8,7 @@ weights are taken: optimiser, schedule and step start afresh, as when starting f
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,12 @@ class InitWeights:
         """The unit of the stored pose net's translation (None without a pose net)."""
         return None if self.pose_net is None else self.pose_net.decoder.translation_scale
 
-    def apply(self, model: SemDepthNet, pose_net: PoseNet, config: TrainConfig) -> dict[str, Any]:
+    def apply(self, model: SemDepthNet, pose_net: PoseNet, config: TrainConfig,
+              say: Callable[[str], None] = print) -> dict[str, Any]:
         """Copy the weights into a run's networks after checking they are the same architecture and
         depth range (one clear line otherwise); returns what was loaded, for the run's provenance.
-        The pose net is loaded when the run trains one (``pose.source: network``)."""
+        The pose net is loaded when the run trains one (``pose.source: network``); ``say`` prints
+        notes (the trainer's: rank 0 only)."""
         ours, theirs = model.state_dict(), self.model.state_dict()
         if {k: v.shape for k, v in ours.items()} != {k: v.shape for k, v in theirs.items()}:
             differences = "; ".join(_differences(self.meta.model_config, config.model)) or "other tensors"
@@ -59,8 +62,8 @@ class InitWeights:
             pose_net.load_state_dict(self.pose_net.state_dict())
         if config.pose.source == "dataset" and self.meta.scale_factor == 1.0 and config.pose.dataset_scale != 1.0 \
                 and self.meta.scale_source != "none":
-            print(f"note: --init {self.path} predicts metres, but pose.dataset_scale {config.pose.dataset_scale} "
-                  "divides the dataset's motion; set pose.dataset_scale=1 to keep the depth metric", flush=True)
+            say(f"note: --init {self.path} predicts metres, but pose.dataset_scale {config.pose.dataset_scale} "
+                "divides the dataset's motion; set pose.dataset_scale=1 to keep the depth metric")
         return {"path": str(self.path.resolve()), "pose_net": loaded_pose,
                 "stage": self.meta.provenance.get("stage"), "step": self.meta.training.get("step"),
                 "provenance": self.meta.provenance}

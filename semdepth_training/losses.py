@@ -23,19 +23,24 @@ def ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-pixel, per-channel clamp((1 - SSIM) / 2, 0, 1) on 3x3 windows [B,C,H,W].
 
     Semantic-Guided Representation Enhancement, Eq. 2 / Monodepth2: mean-pooled local statistics with
-    reflection padding so the output keeps the input size and the border pixels see mirrored rather than
-    zero neighbours.
+    reflection padding so the output keeps the input size and the border pixels see mirrored rather
+    than zero neighbours.
+    The five statistics go through two stacked pad+pool calls instead of five each: the
+    prediction's x, x^2, xy (which carry the gradient in training) and the target's y, y^2 (the
+    backward pass pools nothing it does not need). Same numbers as pooling them one by one.
     """
-    def pool(t: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
-
-    mu_x, mu_y = pool(x), pool(y)
-    var_x = pool(x * x) - mu_x * mu_x
-    var_y = pool(y * y) - mu_y * mu_y
-    cov_xy = pool(x * y) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov_xy + SSIM_C2)
-    den = (mu_x * mu_x + mu_y * mu_y + SSIM_C1) * (var_x + var_y + SSIM_C2)
+    c = x.shape[1]
+    mu_x, mean_xx, mean_xy = _box_mean(torch.cat([x, x * x, x * y], 1)).split(c, 1)
+    mu_y, mean_yy = _box_mean(torch.cat([y, y * y], 1)).split(c, 1)
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    num = (2 * mu_xy + SSIM_C1) * (2 * (mean_xy - mu_xy) + SSIM_C2)
+    den = (mu_xx + mu_yy + SSIM_C1) * ((mean_xx - mu_xx) + (mean_yy - mu_yy) + SSIM_C2)
     return torch.clamp((1 - num / den) / 2, 0, 1)
+
+
+def _box_mean(t: torch.Tensor) -> torch.Tensor:
+    """3x3 mean of every channel with reflection padding, same size as the input."""
+    return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
 
 
 def photometric_error(pred: torch.Tensor, target: torch.Tensor, alpha: float = 0.85) -> torch.Tensor:
@@ -97,6 +102,27 @@ def semantic_bce(fg_prob: torch.Tensor, fg_mask: torch.Tensor, fg_valid: torch.T
     per_sample = per_pixel.flatten(1).mean(1)
     weight = fg_valid.float().reshape(-1)
     return (per_sample * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def odometry_loss(predicted: torch.Tensor, odometry: torch.Tensor, valid: torch.Tensor,
+                  min_motion: float = 1e-6) -> torch.Tensor:
+    """How far the pose net's translations [B,3] are from the odometry's [B,3] (same units).
+
+    The velocity supervision of PackNet (3D Packing for Self-Supervised Monocular Depth Estimation,
+    Sec. 3) penalises | |t_hat| - |v| dt | so the pose net, and through the photometric loss the depth
+    net, learn metric scale; here the magnitude error is relative (|t_hat| / |t| - 1, so slow and fast
+    robots weigh alike) and a direction term 1 - cos(t_hat, t) is added, since odometry also knows
+    where the camera went. Samples without odometry (``valid`` 0) or that barely moved are left out;
+    none left gives 0.
+    """
+    norm = odometry.norm(dim=1)
+    keep = (valid.reshape(-1) > 0) & (norm > min_motion)
+    if not bool(keep.any()):
+        return predicted.new_zeros(())
+    t_hat, t, norm = predicted[keep], odometry[keep], norm[keep]
+    magnitude = (t_hat.norm(dim=1) / norm - 1.0).abs()
+    direction = 1.0 - F.cosine_similarity(t_hat, t, dim=1, eps=1e-12)
+    return (magnitude + direction).mean()
 
 
 @dataclass
@@ -178,3 +204,17 @@ def compute_losses(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor],
     terms = {name: value.detach() for name, value in terms.items()}
     terms["total"] = total.detach()
     return LossResult(total, terms, *visuals)
+
+
+def with_odometry_term(result: LossResult, poses: dict[int, torch.Tensor], inputs: dict, units: float,
+                       weight: float) -> LossResult:
+    """``result`` plus ``weight`` x :func:`odometry_loss` of the predicted target -> source transforms
+    against the samples' odometry ones (("T", f), metres, times ``units`` = network units per metre),
+    averaged over the source frames; the term is logged as "odometry"."""
+    valid = inputs["pose_valid"]
+    term = torch.stack([odometry_loss(poses[f][:, :3, 3], inputs[("T", f)][:, :3, 3] * units, valid)
+                        for f in sorted(poses)]).mean()
+    terms = {**result.terms, "odometry": term.detach()}
+    total = result.total + weight * term
+    terms["total"] = total.detach()
+    return LossResult(total, terms, result.depth, result.automask, result.warped)

@@ -27,9 +27,9 @@ from tqdm import tqdm
 
 from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, IGNORE_ID, foreground_from_train_ids
 from semdepth_ros.imageio import read_rgb, read_train_ids
+from semdepth_ros.kitti_split import read_split
 from semdepth_training.datasets.image_folder import IMAGE_SUFFIXES, ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS
-from semdepth_training.datasets.splits import read_split
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 KINDS = ("kitti", "folder")

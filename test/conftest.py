@@ -23,6 +23,8 @@ os.environ.setdefault("HOME", tempfile.gettempdir())
 os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
 os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", os.environ["FASTDDS_DEFAULT_PROFILES_FILE"])
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Exported ONNX files (the onnxruntime backend, CPU default) go to a per-run folder that nodes inherit.
+os.environ.setdefault("SEMDEPTH_CACHE", tempfile.mkdtemp(prefix="semdepth-cache-"))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 

@@ -7,26 +7,22 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from semdepth_ros.bag import io as bagio
 from semdepth_ros.bag.eval_bag import OUTPUT_NAMESPACE, EvalOptions, evaluate_offline
 from semdepth_ros.bag.report import write_report
-from semdepth_ros.bag.transforms import (invert, make_transform, matrix_to_quaternion, quaternion_to_matrix,
-                                         split_transform, transform_points)
+from semdepth_ros.bag.transforms import invert, make_transform, matrix_to_quaternion, quaternion_to_matrix
 from semdepth_ros.cli.main import main
-from semdepth_ros.geometry import depth_to_points
 from semdepth_ros.outputs import OUTPUTS, enabled
 from semdepth_ros.predictor import Prediction
 from semdepth_ros import codec
 from semdepth_synth.sequence import SynthConfig, generate_sequence
 
+from bag_helpers import CAMERA, lidar_rig, make_kitti_drive, write_synth_bag
 from kitti_calib_text import CAM_TO_CAM, VELO_TO_CAM
 
-CAMERA = "camera_optical_frame"
-T0 = 1_317_000_000_000_000_000  # ns; a KITTI-era stamp
 
 def _semdepth(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
@@ -35,30 +31,6 @@ def _semdepth(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]
 
 
 # --- kitti2bag ------------------------------------------------------------------------------------
-
-def make_kitti_drive(root: Path, frames: int = 3) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
-    """A tiny drive in KITTI raw's layout: PNGs, .bin scans, timestamps and the date's calibration."""
-    date = root / "2011_09_26"
-    drive = date / "2011_09_26_drive_0001_sync"
-    date.mkdir(parents=True)
-    (date / "calib_cam_to_cam.txt").write_text(CAM_TO_CAM)
-    (date / "calib_velo_to_cam.txt").write_text(VELO_TO_CAM)
-    rng = np.random.default_rng(0)
-    images, scans = [], []
-    for sensor in ("image_02", "velodyne_points"):
-        (drive / sensor / "data").mkdir(parents=True)
-        stamps = [f"2011-09-26 13:02:{25 + i}.{964389445 + (3 if sensor == 'image_02' else 0) * 10**6 + i:09d}"
-                  for i in range(frames)]
-        (drive / sensor / "timestamps.txt").write_text("\n".join(stamps) + "\n")
-    for i in range(frames):
-        rgb = rng.integers(0, 256, (40, 124, 3), dtype=np.uint8)
-        cv2.imwrite(str(drive / "image_02" / "data" / f"{i:010d}.png"), rgb[..., ::-1])
-        scan = rng.normal(0, 10, (500 + i, 4)).astype(np.float32)
-        scan.tofile(drive / "velodyne_points" / "data" / f"{i:010d}.bin")
-        images.append(rgb)
-        scans.append(scan)
-    return drive, images, scans
-
 
 def test_quaternion_order_is_geometry_msgs_xyzw() -> None:
     rot_z_90 = quaternion_to_matrix([0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5)])
@@ -91,8 +63,11 @@ def test_kitti2bag_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture, sto
         assert np.array_equal(decoded, rgb)
     p_rect = np.array(CAM_TO_CAM.split("P_rect_02:")[1].split(), dtype=np.float64).reshape(3, 4)
     for item in by_topic["/camera/camera_info"]:
-        info = item.msg
-        assert np.allclose(codec.camera_info_to_K(info.k), p_rect[:, :3])
+        info = item.msg  # K of the 1242x375 calibration, rescaled to the 124x40 test images (pixel centres kept)
+        sx, sy = 124 / 1242, 40 / 375
+        expected = [[p_rect[0, 0] * sx, 0, (p_rect[0, 2] + 0.5) * sx - 0.5],
+                    [0, p_rect[1, 1] * sy, (p_rect[1, 2] + 0.5) * sy - 0.5], [0, 0, 1]]
+        assert np.allclose(codec.camera_info_to_K(info.k), expected)
         assert not np.any(info.d) and np.allclose(info.r, np.eye(3).ravel())
         assert (info.width, info.height) == (124, 40)
     for item, scan in zip(by_topic["/velodyne_points"], scans):
@@ -137,40 +112,6 @@ def synth_frames() -> list:
     return list(generate_sequence(SynthConfig(height=64, width=192, num_frames=12, seed=3)))
 
 
-def lidar_rig() -> tuple[np.ndarray, np.ndarray]:
-    """base_link -> velodyne and base_link -> camera optical frame (x fwd/y left/z up vs REP 103 optical)."""
-    base_velo = make_transform([0.8, 0.0, 1.73], [0.0, 0.0, np.sin(0.05), np.cos(0.05)])
-    base_cam = np.eye(4)
-    base_cam[:3, :3] = [[0, 0, 1], [-1, 0, 0], [0, -1, 0]]
-    base_cam[:3, 3] = [1.05, 0.06, 1.65]
-    return base_velo, base_cam
-
-
-def write_synth_bag(path: Path, frames: list, storage: str = "mcap", with_info: bool = True,
-                    distortion: list[float] | None = None) -> Path:
-    """Images + camera_info + a 'velodyne' cloud back-projected from the renderer's exact depth."""
-    base_velo, base_cam = lidar_rig()
-    velo_cam = invert(base_velo) @ base_cam
-    with bagio.BagWriter(path, storage) as writer:
-        writer.write("/tf_static", bagio.tf_message([("base_link", "velodyne", *split_transform(base_velo)),
-                                                     ("base_link", CAMERA, *split_transform(base_cam))], T0), T0)
-        for f in frames:
-            stamp = T0 + f.index * 100_000_000
-            h, w = f.depth.shape
-            if with_info:
-                writer.write("/camera/camera_info",
-                             bagio.camera_info_msg(codec.camera_info_fields(f.K, w, h, distortion), stamp, CAMERA),
-                             stamp)
-            writer.write("/camera/image_raw", bagio.image_msg(codec.rgb_to_image_fields(f.rgb), stamp, CAMERA), stamp)
-            depth = np.where(np.isfinite(f.depth), f.depth, np.nan).astype(np.float32)  # sky: no return
-            points = depth_to_points(depth, f.K).reshape(-1, 3).astype(np.float64)
-            points = transform_points(velo_cam, points[np.isfinite(points).all(axis=1)])
-            cloud = codec.points_to_cloud_fields(points.astype(np.float32), organised=False)
-            scan_stamp = stamp + 4_000_000  # LiDAR and camera are never exactly synchronous
-            writer.write("/velodyne_points", bagio.cloud_msg(cloud, scan_stamp, "velodyne"), scan_stamp + 1000)
-    return path
-
-
 class PerfectDepth:
     """Stand-in predictor returning the renderer's depth for each image (found by its pixels)."""
 
@@ -178,11 +119,14 @@ class PerfectDepth:
         self.depth = {hashlib.sha1(f.rgb.tobytes()).hexdigest(): np.where(np.isfinite(f.depth), f.depth, 100.0)
                       for f in frames}
 
-    def predict(self, image: np.ndarray, intrinsics: np.ndarray | None = None, output: str = "network",
-                scale: float | None = None, with_points: bool = True) -> Prediction:
-        depth = self.depth[hashlib.sha1(image.tobytes()).hexdigest()].astype(np.float32)
-        zeros = np.zeros(depth.shape, np.uint8)
-        return Prediction(depth, zeros.astype(np.float32), zeros, None, intrinsics, {"network": 0.0})
+    def predict_batch(self, images: list[np.ndarray], intrinsics: np.ndarray | None = None, output: str = "network",
+                      scale: float | None = None, with_points: bool = True) -> list[Prediction]:
+        predictions = []
+        for image in images:
+            depth = self.depth[hashlib.sha1(image.tobytes()).hexdigest()].astype(np.float32)
+            zeros = np.zeros(depth.shape, np.uint8)
+            predictions.append(Prediction(depth, zeros.astype(np.float32), zeros, None, intrinsics, {"network": 0.0}))
+        return predictions
 
 
 def read_outputs(out: Path) -> tuple[dict, list[dict]]:

@@ -39,15 +39,54 @@ def test_missing_file(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
 
 
-def test_not_a_checkpoint(tmp_path):
-    garbage = tmp_path / "g.pt"
-    garbage.write_bytes(b"\x00not a torch file")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_checkpoint(garbage)
-    raw = tmp_path / "raw.pt"
-    torch.save({"conv.weight": torch.zeros(1)}, raw)
-    with pytest.raises(CheckpointError, match="not a semdepth_ros checkpoint"):
-        load_checkpoint(raw)
+def test_directory_is_named_as_such(tmp_path):
+    model, meta = _model()
+    save_checkpoint(tmp_path / "models" / "best.pt", model, meta)
+    with pytest.raises(CheckpointError, match=r"is a directory, not a checkpoint file \(it holds models/best.pt\)"):
+        load_checkpoint(tmp_path)
+
+
+class _NotATensor:
+    pass
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"\x00not a torch file", r"not a checkpoint file \(not a PyTorch file at all\)"),
+    (bytes(range(256)) * 64, r"not a checkpoint file \(not a PyTorch file at all\)"),
+    ("truncated", r"is damaged or truncated, not a readable checkpoint file \(RuntimeError\)"),
+    ("object", "holds more than tensors and plain data"),
+    ("state_dict", r"not a semdepth_ros checkpoint \(a raw state_dict"),
+])
+def test_not_a_checkpoint_gives_one_safe_line(tmp_path, content, message):
+    """Never torch's text: for files with Python objects it advises weights_only=False (runs the file's code)."""
+    path = tmp_path / "bad.pt"
+    if content == "truncated":
+        full = save_checkpoint(tmp_path / "full.pt", *_model()).read_bytes()
+        path.write_bytes(full[: len(full) // 2])
+    elif content == "object":
+        torch.save({"format": "semdepth_ros.checkpoint", "payload": _NotATensor()}, path)
+    elif content == "state_dict":
+        torch.save({"conv.weight": torch.zeros(1)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as caught:
+        load_checkpoint(path)
+    text = str(caught.value)
+    assert "weights_only" not in text and "\n" not in text and text.startswith(str(path))
+
+
+@pytest.mark.parametrize("bad_value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, bad_value):
+    def poison(payload):
+        name = [k for k, v in payload["state_dict"].items() if v.is_floating_point()][5]
+        payload["state_dict"][name].view(-1)[:3] = bad_value
+        payload["poisoned"] = name
+
+    path = _tampered(tmp_path, poison)
+    name = torch.load(path, weights_only=True)["poisoned"]
+    with pytest.raises(CheckpointError, match=rf"non-finite weights \(NaN or Inf\): 3 of \d+ values of '{name}'"):
+        load_checkpoint(path)
 
 
 def _tampered(tmp_path, edit) -> object:

@@ -1,4 +1,4 @@
-"""semdepth_ros.codec: message fields <-> numpy, without rclpy."""
+"""semdepth_ros.codec: message fields <-> numpy, without rclpy; image sizes read from headers."""
 from __future__ import annotations
 
 import array
@@ -9,6 +9,8 @@ import pytest
 
 from semdepth_ros import codec
 from semdepth_ros.codec import InputError
+from semdepth_ros.image_size import MAX_INPUT_PIXELS, HeaderError, encoded_size
+from semdepth_ros.imageio import read_rgb
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
@@ -71,7 +73,7 @@ def test_compressed_decodes_to_rgb(ext: str, fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt, data, message", [
     ("jpeg", b"", "no data"),
-    ("jpeg", b"\xff\xd8 definitely not a jpeg", "could not decode"),
+    ("jpeg", b"\xff\xd8 definitely not a jpeg", "corrupt"),
     ("theora", b"abc", "unsupported compressed format 'theora'"),
     ("16UC1; compressedDepth png", b"abc", "unsupported compressed format"),
 ])
@@ -172,3 +174,72 @@ def test_camera_info_helpers() -> None:
         codec.camera_info_to_K([0.0] * 9)
     with pytest.raises(InputError, match="expected 9"):
         codec.camera_info_to_K([1.0] * 4)
+
+
+# --- sizes from PNG/JPEG headers, before decoding -----------------------------------------------------
+def _encoded(ext: str, height: int = 30, width: int = 50, **params: int) -> bytes:
+    image = RNG.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    flags = [value for item in params.items() for value in (getattr(cv2, item[0]), item[1])]
+    return cv2.imencode(ext, image, flags)[1].tobytes()
+
+
+@pytest.mark.parametrize("ext, params", [(".png", {}), (".jpg", {}), (".jpg", {"IMWRITE_JPEG_PROGRESSIVE": 1})])
+def test_header_size_matches_the_decoded_size(ext: str, params: dict) -> None:
+    data = _encoded(ext, **params)
+    size = encoded_size(data)
+    assert (size.width, size.height) == (50, 30) == cv2.imdecode(np.frombuffer(data, np.uint8), 1).shape[1::-1]
+    assert encoded_size(b"GIF89a and so on") is None
+
+
+def test_jpeg_header_walk_skips_fill_bytes_and_an_exif_thumbnail_end_marker() -> None:
+    data = _encoded(".jpg")
+    app1 = b"\xff\xe1" + (2 + 10).to_bytes(2, "big") + b"Exif\xff\xd9\x00\x00\x00\x00"   # an early end marker
+    patched = data[:2] + b"\xff\xff" + app1 + data[2:]
+    assert encoded_size(patched)[1:] == (50, 30)
+    with pytest.raises(HeaderError, match="no end-of-image marker: truncated"):
+        encoded_size(patched[:len(patched) // 2])
+
+
+@pytest.mark.parametrize("ext, cut, message", [
+    (".png", 20, "inside its header"), (".png", 0.5, "no end chunk: truncated"),
+    (".jpg", 9, "before its frame header"), (".jpg", 0.9, "no end-of-image marker: truncated")])
+def test_cut_data_is_reported_as_truncated(ext: str, cut: float, message: str) -> None:
+    data = _encoded(ext)
+    data = data[:cut if isinstance(cut, int) else int(len(data) * cut)]
+    with pytest.raises(HeaderError, match=message) as caught:
+        encoded_size(data)
+    assert caught.value.truncated
+    with pytest.raises(InputError, match=message) as caught:
+        codec.compressed_to_rgb(ext[1:], data)
+    assert caught.value.kind == "truncated_compressed"
+
+
+def test_oversize_images_are_refused_before_decoding(monkeypatch) -> None:
+    def no_decoding(*args):
+        raise AssertionError("cv2.imdecode called for an image above the limit")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    jpeg = bytearray(_encoded(".jpg"))
+    sof = jpeg.index(b"\xff\xc0") + 5
+    jpeg[sof:sof + 4] = (30000).to_bytes(2, "big") * 2                  # claims 30000x30000
+    png = bytearray(_encoded(".png"))
+    png[16:24] = (5000).to_bytes(4, "big") + (4000).to_bytes(4, "big")   # claims 5000x4000 (CRC now wrong)
+    for fmt, data, claim in (("jpeg", jpeg, "30000x30000 = 900.0 MP"), ("png", png, "5000x4000 = 20.0 MP")):
+        with pytest.raises(InputError, match=f"image of {claim} exceeds the limit of 12582912 pixels") as caught:
+            codec.compressed_to_rgb(fmt, bytes(data))
+        assert caught.value.kind == "image_too_large"
+    fields = codec.rgb_to_image_fields(RGB)
+    with pytest.raises(InputError, match="image of 7x5 = 0.0 MP exceeds the limit of 34 pixels"):
+        codec.image_to_rgb(**fields, max_pixels=34)
+    np.testing.assert_array_equal(codec.image_to_rgb(**fields, max_pixels=35), RGB)
+    assert MAX_INPUT_PIXELS == 4096 * 3072
+
+
+def test_image_files_are_refused_above_the_limit(tmp_path) -> None:
+    path = tmp_path / "big.png"
+    path.write_bytes(_encoded(".png", 40, 60))
+    assert read_rgb(path, max_pixels=2400).shape == (40, 60, 3)
+    with pytest.raises(ValueError, match="big.png: image of 60x40 = 0.0 MP exceeds the limit of 2399 pixels"):
+        read_rgb(path, max_pixels=2399)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        read_rgb(tmp_path)

@@ -11,7 +11,10 @@ import yaml
 
 from semdepth_training.datasets import (ImageFolderDataset, KittiRawDataset, RawSample, SampleDataset,
                                         build_dataset, build_sample, fetch_split, read_split)
+from semdepth_training.config import load_config
 from semdepth_training.datasets.augment import JitterParams, apply_jitter, hsv_to_rgb, rgb_to_hsv
+from semdepth_training.datasets.batch import expand_batch, expand_sample, is_compact
+from semdepth_training.trainer import build_datasets
 from semdepth_synth.sequence import SynthConfig
 
 HEIGHT, WIDTH = 64, 128  # network input
@@ -40,6 +43,8 @@ def write_mask(path: Path, mask: np.ndarray) -> None:
 
 
 def green(sample: dict, frame_id: int, scale: int = 0) -> float:
+    """The mean green value of a frame, from a sample dict or a compact sample (expanded first)."""
+    sample = expand_sample(sample) if is_compact(sample) else sample
     return round(sample[("color", frame_id, scale)][1].mean().item() * 255)
 
 
@@ -101,21 +106,27 @@ def split_file(tmp_path: Path) -> Path:
 def test_kitti_sample_keys_shapes_dtypes(kitti_root: Path, split_file: Path) -> None:
     dataset = KittiRawDataset(kitti_root, split_file, height=HEIGHT, width=WIDTH)
     assert len(dataset) == 4
-    sample = dataset[0]
+    compact = dataset[0]
+    for f in (0, -1, 1):  # what a loader worker returns: uint8 at the training size
+        assert compact[("image", f)].shape == (3, HEIGHT, WIDTH) and compact[("image", f)].dtype == torch.uint8
+    assert compact["flip"].dtype == torch.bool and compact["jitter"].shape == (8,)
+    sample = expand_sample(compact)
+    assert not any(isinstance(k, tuple) and k[0] == "image" for k in sample) and "jitter" not in sample
     for s in range(4):
         for f in (0, -1, 1):
-            for key in ("color", "color_aug"):
+            for key in ("color", "color_aug") if s == 0 else ("color",):
                 tensor = sample[(key, f, s)]
                 assert tensor.shape == (3, HEIGHT // 2 ** s, WIDTH // 2 ** s)
                 assert tensor.dtype == torch.float32
                 assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+            assert s == 0 or ("color_aug", f, s) not in sample  # no network reads jittered scales 1-3
         assert sample[("K", s)].shape == (4, 4) and sample[("K", s)].dtype == torch.float32
         assert torch.allclose(sample[("K", s)] @ sample[("inv_K", s)], torch.eye(4), atol=1e-5)
     for key in ("fg_mask", "depth_gt"):
         assert sample[key].shape == (1, HEIGHT, WIDTH) and sample[key].dtype == torch.float32
     assert sample["fg_valid"].shape == () and sample["depth_valid"].shape == ()
     assert sample["index"] == 0
-    batch = torch.utils.data.default_collate([dataset[0], dataset[1]])
+    batch = expand_batch(torch.utils.data.default_collate([dataset[0], dataset[1]]))
     assert batch[("color", 0, 0)].shape == (2, 3, HEIGHT, WIDTH)
 
 
@@ -157,6 +168,20 @@ def test_kitti_labels_when_present(kitti_root: Path, split_file: Path) -> None:
     assert (depth > 0).sum() > 0 and torch.allclose(depth[depth > 0], torch.tensor(10.0), atol=1e-4)
     no_scan = KittiRawDataset(kitti_root, split_file, height=HEIGHT, width=WIDTH, velodyne_gt=False)
     assert no_scan[1]["depth_valid"] == 0
+
+
+def test_kitti_training_set_skips_the_velodyne_projection(kitti_root: Path, split_file: Path,
+                                                          tmp_path: Path) -> None:
+    """Training never reads depth_gt; the validation set keeps it (per-epoch AbsRel)."""
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    for name in ("train_files.txt", "val_files.txt"):
+        (split_dir / name).write_text(split_file.read_text())
+    config = load_config(values={"data.dataset": "kitti", "data.path": str(kitti_root), "data.split": str(split_dir),
+                                 "data.height": HEIGHT, "data.width": WIDTH, "data.num_workers": 0,
+                                 "model.num_layers": 18})
+    train, val = build_datasets(config, tmp_path / "run")
+    assert train[1]["depth_valid"] == 0 and val[1]["depth_valid"] == 1  # index 1 = frame 2, which has a scan
 
 
 def test_kitti_drive_ends_are_skipped_and_counted(kitti_root: Path, tmp_path: Path) -> None:
@@ -297,18 +322,16 @@ def test_jitter_is_shared_by_all_frames_and_absent_from_color() -> None:
     sample = build_sample(raw_sample((50, 80, 110)), 0, HEIGHT, WIDTH, jitter=brighter)
     for f, value in zip((-1, 0, 1), (50, 80, 110)):
         assert green(sample, f) == value  # "color" is untouched
-        for s in range(4):
-            ratio = sample[("color_aug", f, s)][1] / sample[("color", f, s)][1]
-            assert torch.allclose(ratio, torch.tensor(1.2))
+        ratio = sample[("color_aug", f, 0)][1] / sample[("color", f, 0)][1]
+        assert torch.allclose(ratio, torch.tensor(1.2))
     # Full random jitter on identical frames: identical results for every frame.
     dataset = _IdenticalFrames(augment=True)
     jittered = 0
     for epoch in range(6):
         dataset.set_epoch(epoch)
-        sample = dataset[0]
-        for s in range(4):
-            assert torch.equal(sample[("color_aug", -1, s)], sample[("color_aug", 0, s)])
-            assert torch.equal(sample[("color_aug", 1, s)], sample[("color_aug", 0, s)])
+        sample = expand_sample(dataset[0])
+        assert torch.equal(sample[("color_aug", -1, 0)], sample[("color_aug", 0, 0)])
+        assert torch.equal(sample[("color_aug", 1, 0)], sample[("color_aug", 0, 0)])
         jittered += not torch.equal(sample[("color_aug", 0, 0)], sample[("color", 0, 0)])
     assert 0 < jittered < 6
 
@@ -322,7 +345,7 @@ class _IdenticalFrames(SampleDataset):
     def __len__(self) -> int:
         return 2
 
-    def load(self, index: int) -> RawSample:
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         rng = np.random.default_rng(index)
         image = rng.integers(0, 256, (RAW_H, RAW_W, 3), dtype=np.uint8)
         return RawSample({f: image for f in (-1, 0, 1)}, raw_sample().K)
@@ -339,11 +362,10 @@ def test_augmentation_depends_only_on_seed_epoch_index() -> None:
     views = set()
     for epoch in range(8):
         a.set_epoch(epoch)
-        views.add(a[0][("color_aug", 0, 0)][:, 0, :5].sum().item())  # changes with flip and jitter
+        views.add(expand_sample(a[0])[("color_aug", 0, 0)][:, 0, :5].sum().item())  # flip and jitter
     assert len(views) > 2
-    plain = _IdenticalFrames(augment=False)[0]
-    assert all(torch.equal(plain[("color_aug", f, s)], plain[("color", f, s)])
-               for f in (-1, 0, 1) for s in range(4))
+    plain = expand_sample(_IdenticalFrames(augment=False)[0])
+    assert all(torch.equal(plain[("color_aug", f, 0)], plain[("color", f, 0)]) for f in (-1, 0, 1))
 
 
 def test_colour_ops() -> None:
@@ -361,15 +383,15 @@ def test_synthetic_sequences_are_labelled_and_reproducible() -> None:
     config = SynthConfig(height=HEIGHT, width=WIDTH, num_frames=4)
     dataset = build_dataset("synthetic", num_sequences=1, config=config, height=HEIGHT, width=WIDTH, seed=1)
     assert len(dataset) == 2
-    first, second = dataset[0], dataset[1]
+    first, second = expand_sample(dataset[0]), expand_sample(dataset[1])
     assert torch.equal(first[("color", 1, 0)], second[("color", 0, 0)])  # neighbours share frames
     assert first["fg_valid"] == 1 and first["depth_valid"] == 1
     depth = first["depth_gt"]
     assert torch.isfinite(depth).all() and (depth == 0).any() and (depth > 0).any()  # sky -> 0
     again = build_dataset("synthetic", num_sequences=1, config=config, height=HEIGHT, width=WIDTH, seed=1)[0]
-    assert torch.equal(again[("color", -1, 2)], first[("color", -1, 2)])
+    assert torch.equal(expand_sample(again)[("color", -1, 2)], first[("color", -1, 2)])
     other = build_dataset("synthetic", num_sequences=1, config=config, height=HEIGHT, width=WIDTH, seed=2)[0]
-    assert not torch.equal(other[("color", 0, 0)], first[("color", 0, 0)])
+    assert not torch.equal(expand_sample(other)[("color", 0, 0)], first[("color", 0, 0)])
 
 
 def test_build_dataset_factory(tmp_path: Path) -> None:

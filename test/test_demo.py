@@ -48,6 +48,7 @@ def test_demo_writes_every_output(tmp_path, tiny_checkpoint):
     res = _demo("--frames", "6", "--checkpoint", str(tiny_checkpoint), "--out", str(out))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "fps" in res.stdout and "latency p50" in res.stdout and "abs_rel" in res.stdout
+    assert ": starting the depth node (loading the model)" in res.stderr   # the progress bar says why it waits
 
     montage = cv2.imread(str(out / "montage.png"))
     assert montage is not None and montage.shape[1] >= 3 * 192
@@ -68,6 +69,17 @@ def test_demo_writes_every_output(tmp_path, tiny_checkpoint):
         assert len(stamps[topic]) == answered, topic
         assert set(stamps[topic]) == set(stamps["/semdepth/depth"]) <= inputs, topic
     assert not _node_processes(str(tiny_checkpoint))
+
+    # eval-bag on the demo's bag grades against the world's depth, never the node's own depth or cloud
+    report = tmp_path / "eval_demo_bag"
+    res = subprocess.run([sys.executable, "-m", "semdepth_ros.cli.main", "eval-bag", str(out / "bag"), "--checkpoint",
+                          str(tiny_checkpoint), "--device", "cpu", "--out", str(report)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    evaluated = json.loads((report / "metrics.json").read_text())
+    assert evaluated["topics"]["gt"] == "/ground_truth/depth" and evaluated["topics"]["gt_kind"] == "depth"
+    assert set(OUTPUTS) <= set(evaluated["topics"]["own_outputs"])
+    assert evaluated["evaluated"] == 6 and evaluated["metrics"]["abs_rel"] > 0.01 and evaluated["metrics"]["a1"] < 1.0
 
 
 def test_demo_reruns_into_the_same_folder(tmp_path, tiny_checkpoint):

@@ -10,7 +10,7 @@ import pytest
 
 from semdepth_ros.cli.main import main
 from semdepth_training.datasets.kitti import velodyne_depth_map
-from semdepth_training.datasets.splits import SplitEntry
+from semdepth_ros.kitti_split import SplitEntry
 from semdepth_training.evaluation.kitti_gt import improved_gt, load_gt_depths
 
 from kitti_calib_text import CAM_TO_CAM, VELO_TO_CAM

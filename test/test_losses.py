@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from semdepth_ros.geometry import intrinsics_4x4
 from semdepth_training.losses import (LossSettings, automasked_min_reprojection, compute_losses,
@@ -39,6 +40,36 @@ def test_ssim_matches_loop_reference() -> None:
     expected = _ssim_reference(x[0].numpy(), y[0].numpy())
     np.testing.assert_allclose(ssim_distance(x, y)[0].numpy(), expected, rtol=1e-9, atol=1e-12)
     assert ssim_distance(x, x).abs().max() < 1e-12
+
+
+def _ssim_pooled_one_by_one(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The first implementation: each statistic padded and pooled on its own (five calls each)."""
+    def pool(t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+
+    mu_x, mu_y = pool(x), pool(y)
+    var_x = pool(x * x) - mu_x * mu_x
+    var_y = pool(y * y) - mu_y * mu_y
+    cov_xy = pool(x * y) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + 0.01 ** 2) * (2 * cov_xy + 0.03 ** 2)
+    den = (mu_x * mu_x + mu_y * mu_y + 0.01 ** 2) * (var_x + var_y + 0.03 ** 2)
+    return torch.clamp((1 - num / den) / 2, 0, 1)
+
+
+def test_stacked_ssim_equals_pooling_one_by_one() -> None:
+    """Same loss and gradient in float32 as the five-pool version, on image-like inputs."""
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 48, 80, generator=generator)
+    pred = (target + 0.1 * torch.randn(2, 3, 48, 80, generator=generator)).clamp(0, 1).requires_grad_()
+    expected = _ssim_pooled_one_by_one(pred, target)
+    actual = ssim_distance(pred, target)
+    assert (actual - expected).abs().max() <= 1e-6
+    assert abs(actual.mean().item() - expected.mean().item()) <= 1e-6
+    grad_expected, = torch.autograd.grad(expected.mean(), pred)
+    grad_actual, = torch.autograd.grad(actual.mean(), pred)
+    torch.testing.assert_close(grad_actual, grad_expected, rtol=1e-5, atol=1e-9)
+    with torch.no_grad():  # the identity term: nothing requires a gradient
+        assert (ssim_distance(target, pred) - _ssim_pooled_one_by_one(target, pred)).abs().max() <= 1e-6
 
 
 def test_photometric_is_weighted_ssim_plus_l1() -> None:

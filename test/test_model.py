@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from semdepth_ros.model import ModelConfig, PoseNet, ResNetEncoder, SemDepthNet
 from semdepth_ros.model.attention import SelfAttention
-from semdepth_ros.model.seem import (POINT_DISTURBED, POINT_EDGE, POINT_RANDOM, SEEM,
-                                     sample_edge_points, sobel_magnitude)
+from semdepth_ros.model.seem import (POINT_DISTURBED, POINT_EDGE, POINT_RANDOM, SEEM, draw_sampling_noise,
+                                     point_kinds, sample_edge_points, sobel_magnitude)
 
 SMALL = (64, 192)
 
@@ -127,7 +127,8 @@ def _rectangle_mask(h: int = 64, w: int = 192) -> torch.Tensor:
 def test_sample_edge_points() -> None:
     mask = _rectangle_mask()
     n, mu, c = 300, 0.4, 3
-    points, kind = sample_edge_points(mask, n, mu, c, torch.Generator().manual_seed(1))
+    noise = draw_sampling_noise(2, 64, 192, n, mu, c, torch.Generator().manual_seed(1))
+    points, kind = sample_edge_points(mask, noise), point_kinds(noise)
     n_edge = round(mu * n)
     assert points.shape == (2, n, 2) and points.dtype == torch.long
     assert (kind == POINT_EDGE).sum() == n_edge
@@ -143,7 +144,7 @@ def test_sample_edge_points() -> None:
     assert (points[..., 0] >= 0).all() and (points[..., 0] < 192).all()
     assert (points[..., 1] >= 0).all() and (points[..., 1] < 64).all()
     with pytest.raises(ValueError):
-        sample_edge_points(mask, n, 0.6, c)
+        draw_sampling_noise(2, 64, 192, n, 0.6, c)
 
 
 def test_seem_substitutes_only_sampled_points() -> None:

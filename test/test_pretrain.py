@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import default_collate
 
 from semdepth_ros.checkpoint import CheckpointError, load_checkpoint, load_pose_net, read_meta
 from semdepth_ros.cli.main import main as semdepth_main
@@ -16,6 +17,7 @@ from semdepth_ros.classes import TRAIN_ID
 from semdepth_synth import SynthConfig, write_dataset
 from semdepth_training.config import TrainConfig, load_config
 from semdepth_training.datasets import ImageFolderDataset, SyntheticDataset, build_sample
+from semdepth_training.datasets.batch import collate_expanded, expand_batch
 from semdepth_training.evaluation.pose import PoseErrors, frame_pairs, pose_net_predictor, score_pairs
 from semdepth_training.losses import LossSettings
 from semdepth_training.supervised_losses import (compute_supervised_losses, depth_target, pose_l1,
@@ -142,6 +144,43 @@ def test_time_reversal_swaps_frames_and_motion_consistently() -> None:
         SyntheticDataset(1, config, H, W, frame_ids=(0, 1), reverse_time=True)
 
 
+def test_labels_travel_through_the_compact_format_and_the_batched_expansion() -> None:
+    """What the loader workers return (compact samples) expanded batched as on the GPU: each sample's
+    depth, sky, foreground, K and relative poses are its own labels, flipped with its image and
+    time-reversed with its frames; colour jitter changes the network input and nothing else."""
+    config = SynthConfig(height=H, width=W, num_frames=4, realism="fast")
+    dataset = SyntheticDataset(2, config, H, W, augment=True, reverse_time=True)
+    draws = {}
+    for epoch in range(12):  # until flipped, reversed and jittered samples all occurred
+        dataset.set_epoch(epoch)
+        draws = {i: dataset.augmentation(i) for i in range(len(dataset))}
+        if all(any(draw[k] for draw in draws.values()) for k in range(3)):
+            break
+    assert all(any(draw[k] for draw in draws.values()) for k in range(3)), draws
+    batch = expand_batch(default_collate([dataset[i] for i in range(len(dataset))]))
+    for i, (flip, jitter, reverse) in draws.items():
+        raw = dataset.load(i)
+        mirror = (lambda a: a[:, ::-1]) if flip else (lambda a: a)
+        assert np.array_equal(batch["depth_gt"][i, 0].numpy(), mirror(raw.depth))
+        assert np.array_equal(batch["sky_mask"][i, 0].numpy(), mirror(raw.sky).astype(np.float32))
+        assert raw.sky.any() and np.array_equal(batch["fg_mask"][i, 0].numpy(), mirror(raw.fg_mask).astype(np.float32))
+        for f in (-1, 0, 1):
+            source = -f if reverse else f
+            image = torch.from_numpy(np.ascontiguousarray(mirror(raw.images[source]))).permute(2, 0, 1) / 255.0
+            assert torch.equal(batch[("color", f, 0)][i], image)
+            if f:
+                truth = np.linalg.inv(raw.poses[source]) @ raw.poses[0]
+                if flip:
+                    truth = np.diag([-1.0, 1, 1, 1]) @ truth @ np.diag([-1.0, 1, 1, 1])
+                assert np.allclose(batch[("T", f)][i].numpy(), truth, atol=1e-5)
+        k = raw.K.copy()
+        if flip:
+            k[0, 2] = W - k[0, 2]  # the Monodepth2 convention of base.scaled_intrinsics
+        assert np.allclose(batch[("K", 0)][i, :3, :3].numpy(), k, atol=1e-4)
+        jittered = not torch.equal(batch[("color_aug", 0, 0)][i], batch[("color", 0, 0)][i])
+        assert jittered == (jitter is not None)
+
+
 def test_fresh_worlds_render_new_streets_each_epoch_and_each_sample_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """One street per sample: loading a sample renders its own 3 frames and nothing else (so a
     DataLoader worker never repeats another's work), nothing accumulates beyond the cache bound,
@@ -157,12 +196,12 @@ def test_fresh_worlds_render_new_streets_each_epoch_and_each_sample_alone(monkey
     monkeypatch.setattr(SynthSequence, "__getitem__", counting)
     config = SynthConfig(height=H, width=W, num_frames=3, realism="fast")
     dataset = SyntheticDataset(4, config, H, W, fresh_worlds=True, cache_frames=2)
-    first = dataset[1][("color", 0, 0)]
+    first = dataset[1][("image", 0)]
     assert len(rendered) == 3 and len({seed for seed, _ in rendered}) == 1 and len(dataset._frames) <= 2
     dataset.set_epoch(1)
-    assert not torch.equal(dataset[1][("color", 0, 0)], first)
+    assert not torch.equal(dataset[1][("image", 0)], first)
     dataset.set_epoch(0)
-    assert torch.equal(dataset[1][("color", 0, 0)], first)
+    assert torch.equal(dataset[1][("image", 0)], first)
     assert dataset.sequence_seed(1) != dataset.sequence_seed(2)
     held_out = SyntheticDataset(4, config, H, W, seed=1)
     assert {held_out.sequence_seed(i) for i in range(4)}.isdisjoint({dataset.sequence_seed(i) for i in range(4)})
@@ -238,7 +277,7 @@ def test_pose_net_pretrained_on_synthetic_poses_reads_the_motion(pretrained: dic
     directions; a constant predictor (the training set's mean motion) scores ~0 on the same pairs."""
     trainer = pretrained["trainer"]
     val = SyntheticDataset(6, SynthConfig(height=H, width=W, num_frames=6), H, W, seed=11)
-    loader = torch.utils.data.DataLoader(val, batch_size=8)
+    loader = torch.utils.data.DataLoader(val, batch_size=8, collate_fn=collate_expanded)  # expanded, as in training
     # The best constant in time order: the mean true motion of these very pairs (an oracle baseline).
     motion = torch.cat([t[:, :3, 3] for batch in loader for _, _, t in frame_pairs(batch, both_directions=False)])
     constant = torch.eye(4)

@@ -1,5 +1,6 @@
-"""Ground-truth depth maps from bag messages: a LiDAR PointCloud2 projected into the camera, or a
-depth image (32FC1 metres / 16UC1 millimetres, REP 118) registered to the camera.
+"""Ground-truth data from bag messages: the points of a LiDAR PointCloud2 (projected into the camera by
+`semdepth_ros.lidar`, the projection `semdepth evaluate` uses too), or a depth image (32FC1 metres /
+16UC1 millimetres, REP 118) registered to the camera.
 
 Maps are float32 metres with 0 where there is no measurement, the convention of the metrics module.
 """
@@ -9,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from semdepth_ros.bag.transforms import transform_points
 from semdepth_ros.codec import InputError, cloud_fields, cloud_fields_to_arrays, image_fields, image_fields_to_depth
 
 
@@ -21,26 +21,6 @@ def cloud_xyz(msg: Any) -> np.ndarray:
         raise InputError(f"point cloud has no {', '.join(missing)} field (fields: {', '.join(arrays)})")
     xyz = np.stack([arrays[a].reshape(-1) for a in "xyz"], axis=1).astype(np.float64)
     return xyz[np.isfinite(xyz).all(axis=1)]
-
-
-def project_to_depth(points: np.ndarray, t_cam_points: np.ndarray, k: np.ndarray,
-                     height: int, width: int, min_depth: float = 0.1) -> np.ndarray:
-    """Sparse depth [H, W] of points [N, 3] seen by a pinhole camera (nearest point wins per pixel).
-
-    Pixel centres sit at integer coordinates (the camera_info / image_geometry convention), so a
-    point back-projected from pixel (u, v) lands on (u, v) again. Points closer than ``min_depth``
-    (behind the camera or on the sensor housing) are dropped.
-    """
-    cam = transform_points(t_cam_points, points)
-    cam = cam[cam[:, 2] > min_depth]
-    pix = cam @ np.asarray(k, dtype=np.float64).T
-    u = np.round(pix[:, 0] / pix[:, 2]).astype(np.int64)
-    v = np.round(pix[:, 1] / pix[:, 2]).astype(np.int64)
-    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    nearest = np.full((height, width), np.inf)
-    np.minimum.at(nearest, (v[inside], u[inside]), cam[inside, 2])
-    nearest[np.isinf(nearest)] = 0.0
-    return nearest.astype(np.float32)
 
 
 def depth_image_gt(msg: Any) -> np.ndarray:

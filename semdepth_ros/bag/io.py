@@ -23,11 +23,13 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
+from semdepth_ros.bag.transforms import split_transform
 from semdepth_ros.codec import CAMERA_INFO, IMAGE, POINT_CLOUD
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 BAG_VERSION = 9  # the metadata version rosbag2 writes on Jazzy
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
+ODOMETRY = "nav_msgs/msg/Odometry"
 TF_STATIC = "/tf_static"
 
 _ZERO = QosTime(0, 0)  # rmw "unspecified": the middleware default (infinite) duration
@@ -129,6 +131,21 @@ def tf_message(transforms: Iterable[tuple[str, str, Sequence[float], Sequence[fl
         for parent, child, t, q in transforms])
 
 
+def odometry_msg(t_parent_child: np.ndarray, stamp_ns: int, parent: str, child: str,
+                 linear: Sequence[float] = (0.0, 0.0, 0.0), angular: Sequence[float] = (0.0, 0.0, 0.0)) -> Any:
+    """nav_msgs/Odometry: the pose of ``child`` in ``parent`` (4x4) and its twist in ``child`` (REP 105)."""
+    translation, q = split_transform(t_parent_child)
+    geometry = "geometry_msgs/msg/"
+    vec = msg_class(geometry + "Vector3")
+    pose = msg_class(geometry + "Pose")(msg_class(geometry + "Point")(*map(float, translation)),
+                                        msg_class(geometry + "Quaternion")(*map(float, q)))
+    covariance = np.zeros(36, dtype=np.float64)
+    twist = msg_class(geometry + "Twist")(vec(*map(float, linear)), vec(*map(float, angular)))
+    return msg_class(ODOMETRY)(header(stamp_ns, parent), child,
+                               msg_class(geometry + "PoseWithCovariance")(pose, covariance),
+                               msg_class(geometry + "TwistWithCovariance")(twist, covariance.copy()))
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 class BagWriter:
@@ -156,6 +173,10 @@ class BagWriter:
 
     def close(self) -> None:
         self._writer.close()
+
+    def set_custom(self, key: str, value: str) -> None:
+        """A metadata.yaml custom_data entry (what the bag is, see `bag/markers.py`); written on close."""
+        self._writer.set_custom_data(key, value)
 
     def __enter__(self) -> "BagWriter":
         return self.open()
@@ -306,6 +327,28 @@ def _storage_target(path: Path) -> tuple[Path, list[str]]:
     return files[0], [f"{path} has no metadata.yaml (recording interrupted?); read {files[0].name} directly"]
 
 
+def _is_bag(path: Path) -> bool:
+    return path.is_file() and path.suffix in (".mcap", ".db3") or (path / "metadata.yaml").is_file()
+
+
+def find_bags(path: str | Path) -> list[Path]:
+    """The bags ``path`` names: itself when it is a bag (a rosbag2 folder, a .mcap/.db3 file, or a folder
+    whose recorder died before writing metadata.yaml, holding one storage file), else the bags directly
+    inside it (sub-folders and storage files), in name order."""
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f"bag {path} does not exist")
+    if _is_bag(path):
+        return [path]
+    inside = sorted(p for p in path.iterdir() if _is_bag(p))
+    folders = [p for p in inside if p.is_dir()]
+    if not folders and len(inside) == 1:
+        return [path]          # one storage file without metadata.yaml: a bag cut short (see _storage_target)
+    if not inside:
+        raise BagError(f"{path} is neither a rosbag2 nor a folder of rosbag2s (no metadata.yaml, .mcap or .db3 in it)")
+    return inside
+
+
 class BagReader:
     """An open rosbag2 (folder, or a single .mcap/.db3 file) with typed, deserialised messages."""
 
@@ -321,6 +364,8 @@ class BagReader:
         self.counts: dict[str, int] = {}
         for conn in self._reader.connections:
             self.counts[conn.topic] = self.counts.get(conn.topic, 0) + conn.msgcount
+        # metadata.yaml custom_data (rosbag2 >= Iron); none when the bag is read from its storage file
+        self.custom: dict[str, str] = dict(getattr(self._reader.storage.metadata, "custom", None) or {})
 
     def __enter__(self) -> "BagReader":
         return self
@@ -346,6 +391,16 @@ class BagReader:
             raise BagError(f"topic {topic} in {self.path} is {self.topics[topic]}, but the {role} must be "
                            f"{' or '.join(msgtypes)}")
         return self.topics[topic]
+
+    def first_message(self, topic: str) -> BagMessage | None:
+        """The first message of ``topic`` (None when it has none or cannot be read), to look at its content."""
+        stream = self.messages([topic])
+        try:
+            return next(stream, None)
+        except BagCorruptError:
+            return None
+        finally:
+            stream.close()
 
     def messages(self, topics: Iterable[str]) -> Iterator[BagMessage]:
         """Deserialised messages of ``topics`` in bag-time order.

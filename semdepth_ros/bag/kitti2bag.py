@@ -2,11 +2,19 @@
 
 Topics (all at the drive's own timestamps, bag time = header stamp):
 - /camera/image_raw (sensor_msgs/Image rgb8, rectified left colour camera image_02)
-- /camera/camera_info (K from P_rect_02; D = 0 and R = I because the images are already rectified;
-  P = [K | 0] because the stereo baseline is carried by the transform below instead)
+- /camera/camera_info (K from P_rect_02, rescaled to the image size if the images were resized; D = 0
+  and R = I because the images are already rectified; P = [K | 0] because the stereo baseline is
+  carried by the transform below instead)
 - /velodyne_points (sensor_msgs/PointCloud2 x, y, z, intensity float32, frame 'velodyne')
 - /tf_static (velodyne -> camera_optical_frame, from calib_velo_to_cam R|T, R_rect_00 and the
-  P_rect_02 offset of camera 2 from camera 0)
+  P_rect_02 offset of camera 2 from camera 0; with OXTS also imu_link -> velodyne from calib_imu_to_velo)
+- when the drive has oxts/: /odom (nav_msgs/Odometry world -> imu_link, the GPS/IMU pose by the devkit's
+  Mercator convention in `oxts.py`, twist from the OXTS velocities) and the same pose on /tf, at the OXTS
+  stamps, so the camera's trajectory is world -> imu_link -> velodyne -> camera_optical_frame
+
+The bag's metadata.yaml carries marks (`bag/markers.py`): the drive's name, the calibration's rectified
+size and /velodyne_points as ground truth, so eval-bag evaluates it exactly as `semdepth evaluate`
+evaluates the drive (KITTI projection convention at that size, Garg crop, frame numbers = image indices).
 
 KITTI timestamps are local wall-clock times without a zone; they are stored as if UTC, which keeps
 their differences (all that replay and stamp matching use) exact to the nanosecond.
@@ -21,17 +29,24 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, tf_message
+from semdepth_ros.bag.io import BagWriter, camera_info_msg, cloud_msg, image_msg, odometry_msg, tf_message
+from semdepth_ros.bag.markers import KITTI2BAG, BagMarks
+from semdepth_ros.bag.oxts import OxtsError, OxtsTrack, oxts_track, read_packet
 from semdepth_ros.bag.transforms import invert, split_transform
 from semdepth_ros.codec import FLOAT32, camera_info_fields, rgb_to_image_fields
 from semdepth_ros.imageio import read_rgb
-from semdepth_ros.kitti_calib import read_calib_file
+from semdepth_ros.intrinsics import rescale_to
+from semdepth_ros.kitti_calib import KittiCamera, camera_calibration, rigid_calibration
 
 CAMERA_FRAME = "camera_optical_frame"  # the fixed frame of config/semdepth.rviz
 LIDAR_FRAME = "velodyne"
+IMU_FRAME = "imu_link"
+WORLD_FRAME = "world"
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
 LIDAR_TOPIC = "/velodyne_points"
+ODOMETRY_TOPIC = "/odom"
+TF_TOPIC = "/tf"
 IMAGE_EXTENSIONS = (".png", ".jpg")
 
 
@@ -64,8 +79,10 @@ class KittiDrive:
     image_stamps: list[int]
     scans: list[Path]
     scan_stamps: list[int]
-    k: np.ndarray                  # 3x3 rectified intrinsics of image_02
-    t_camera_velodyne: np.ndarray  # 4x4, maps Velodyne points into the rectified camera-2 frame
+    camera: KittiCamera            # image_02: K, T_camera_velodyne and the rectified size of the calibration
+    oxts: OxtsTrack | None = None  # GPS/IMU poses when the drive has oxts/
+    oxts_stamps: list[int] = dataclasses.field(default_factory=list)
+    t_velodyne_imu: np.ndarray | None = None  # 4x4, maps IMU points into the Velodyne frame
 
     @classmethod
     def open(cls, drive_dir: str | Path) -> "KittiDrive":
@@ -79,9 +96,32 @@ class KittiDrive:
         calib = [path.parent / "calib_cam_to_cam.txt", path.parent / "calib_velo_to_cam.txt"]
         problems += [f"{p} (calibration files live in the date folder above the drive)"
                      for p in calib if not p.is_file()]
+        oxts_files, oxts_stamps, imu_calib = [], [], path.parent / "calib_imu_to_velo.txt"
+        if (path / "oxts").is_dir():
+            oxts_files, oxts_stamps = _sensor(path / "oxts", (".txt",), problems)
+            if not imu_calib.is_file():
+                problems.append(f"{imu_calib} (the drive has oxts/; its poses need the IMU -> Velodyne calibration)")
         if problems:
             raise KittiError(f"KITTI drive {path} is incomplete:\n  - " + "\n  - ".join(problems))
-        return cls(path, images, image_stamps, scans, scan_stamps, *_camera_calibration(*calib))
+        try:
+            drive = cls(path, images, image_stamps, scans, scan_stamps, camera_calibration(path.parent, 2))
+            if oxts_files:
+                drive.oxts = oxts_track(np.stack([read_packet(f) for f in oxts_files]))
+                drive.oxts_stamps = oxts_stamps
+                drive.t_velodyne_imu = rigid_calibration(imu_calib)
+        except (ValueError, OxtsError) as exc:
+            raise KittiError(str(exc)) from exc
+        return drive
+
+    @property
+    def name(self) -> str:
+        """'<date>/<date>_drive_<nnnn>_sync', as KITTI split files name the drive."""
+        return f"{self.path.resolve().parent.name}/{self.path.resolve().name}"
+
+    def marks(self, image_size: tuple[int, int]) -> BagMarks:
+        """What the bag says about itself: KITTI data of this drive, the Velodyne as ground truth."""
+        return BagMarks(source=KITTI2BAG, ground_truth=LIDAR_TOPIC, kitti_drive=self.name,
+                        kitti_calib_size=self.camera.size or image_size)
 
 
 def _sensor(folder: Path, extensions: tuple[str, ...], problems: list[str]) -> tuple[list[Path], list[int]]:
@@ -113,27 +153,6 @@ def _sensor(folder: Path, extensions: tuple[str, ...], problems: list[str]) -> t
     return [files[n] for n in expected if n in files], stamps
 
 
-def _camera_calibration(cam_to_cam: Path, velo_to_cam: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(K of image_02, T_camera2rect_velodyne) from the date folder's calibration files."""
-    cam, velo = read_calib_file(cam_to_cam), read_calib_file(velo_to_cam)
-    needed = [(cam, cam_to_cam, "P_rect_02", 12), (cam, cam_to_cam, "R_rect_00", 9),
-              (velo, velo_to_cam, "R", 9), (velo, velo_to_cam, "T", 3)]
-    bad = [f"{path}: no valid {key} ({size} numbers)" for values, path, key, size in needed
-           if values.get(key) is None or values[key].size != size]
-    if bad:
-        raise KittiError("KITTI calibration is incomplete:\n  - " + "\n  - ".join(bad))
-    p = cam["P_rect_02"].reshape(3, 4)
-    k = p[:, :3]
-    cam2_from_rect0 = np.eye(4)
-    cam2_from_rect0[:3, 3] = np.linalg.solve(k, p[:, 3])   # P = K [I | t]: camera 2's offset
-    rect0_from_cam0 = np.eye(4)
-    rect0_from_cam0[:3, :3] = cam["R_rect_00"].reshape(3, 3)
-    cam0_from_velo = np.eye(4)
-    cam0_from_velo[:3, :3] = velo["R"].reshape(3, 3)
-    cam0_from_velo[:3, 3] = velo["T"]
-    return k, cam2_from_rect0 @ rect0_from_cam0 @ cam0_from_velo
-
-
 def velodyne_cloud_fields(scan: np.ndarray) -> dict[str, Any]:
     """PointCloud2 fields for a KITTI scan [N, 4] float32 (x, y, z, reflectance): its bytes as stored."""
     scan = np.ascontiguousarray(scan, dtype="<f4")
@@ -153,14 +172,22 @@ def read_scan(path: Path) -> np.ndarray:
 def _messages(drive: KittiDrive) -> Iterator[tuple[int, str, Any]]:
     """(time, topic, message) of the whole drive in time order, loading one file at a time."""
     events = sorted([(t, 0, i) for i, t in enumerate(drive.image_stamps)] +
-                    [(t, 1, i) for i, t in enumerate(drive.scan_stamps)])
-    translation, rotation = split_transform(invert(drive.t_camera_velodyne))
-    yield events[0][0], "/tf_static", tf_message([(LIDAR_FRAME, CAMERA_FRAME, translation, rotation)],
-                                                 events[0][0])
+                    [(t, 1, i) for i, t in enumerate(drive.scan_stamps)] +
+                    [(t, 2, i) for i, t in enumerate(drive.oxts_stamps)])
+    static = [(LIDAR_FRAME, CAMERA_FRAME, *split_transform(invert(drive.camera.t_camera_velodyne)))]
+    if drive.t_velodyne_imu is not None:
+        static.append((IMU_FRAME, LIDAR_FRAME, *split_transform(invert(drive.t_velodyne_imu))))
+    yield events[0][0], "/tf_static", tf_message(static, events[0][0])
     for stamp, kind, i in events:
-        if kind == 0:
+        if kind == 2:
+            pose = drive.oxts.poses[i]
+            yield stamp, ODOMETRY_TOPIC, odometry_msg(pose, stamp, WORLD_FRAME, IMU_FRAME, drive.oxts.velocity[i],
+                                                      drive.oxts.angular_rate[i])
+            yield stamp, TF_TOPIC, tf_message([(WORLD_FRAME, IMU_FRAME, *split_transform(pose))], stamp)
+        elif kind == 0:
             rgb = read_rgb(drive.images[i])
-            info = camera_info_fields(drive.k, rgb.shape[1], rgb.shape[0])
+            k = rescale_to(drive.camera.k, drive.camera.size, rgb.shape[1], rgb.shape[0])
+            info = camera_info_fields(k, rgb.shape[1], rgb.shape[0])
             yield stamp, INFO_TOPIC, camera_info_msg(info, stamp, CAMERA_FRAME)
             yield stamp, IMAGE_TOPIC, image_msg(rgb_to_image_fields(rgb), stamp, CAMERA_FRAME)
         else:
@@ -171,8 +198,10 @@ def _messages(drive: KittiDrive) -> Iterator[tuple[int, str, Any]]:
 def convert(drive_dir: str | Path, out: str | Path, storage: str = "mcap") -> Path:
     """Write the drive as a bag at ``out`` (a new folder); returns its path."""
     drive = KittiDrive.open(drive_dir)
-    total = 1 + 2 * len(drive.images) + len(drive.scans)
+    total = 1 + 2 * len(drive.images) + len(drive.scans) + 2 * len(drive.oxts_stamps)
+    height, width = read_rgb(drive.images[0]).shape[:2]
     with BagWriter(out, storage) as writer:
+        drive.marks((width, height)).write(writer)
         for stamp, topic, msg in tqdm(_messages(drive), total=total, unit="msg", desc="kitti2bag"):
             writer.write(topic, msg, stamp)
     return Path(out)

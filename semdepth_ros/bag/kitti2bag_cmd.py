@@ -1,4 +1,4 @@
-"""Convert a KITTI raw drive to a rosbag2 (mcap or sqlite3) with image, camera_info, LiDAR and /tf_static.
+"""Convert a KITTI raw drive to a rosbag2 (mcap or sqlite3) with image, camera_info, LiDAR, /tf_static and OXTS odometry.
 
 Usage: semdepth kitti2bag <root>/2011_09_26/2011_09_26_drive_0002_sync --out drive_0002 [--storage sqlite3]
 """

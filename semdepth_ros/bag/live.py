@@ -16,20 +16,23 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from semdepth_ros.bag.eval_bag import EvalOptions, EvalResult, Evaluator, Recorder, StopEvaluation, decode, \
-    run_on_bag
+from semdepth_ros.bag.eval_bag import CheckpointScale, EvalOptions, EvalResult, Evaluator, Recorder, \
+    StopEvaluation, decode, run_on_bag
 from semdepth_ros.bag.frames import BagFrame, GroundTruth
 from semdepth_ros.bag.io import header, stamp_to_ns, typestore
+from semdepth_ros.checkpoint import CheckpointMeta
 from semdepth_ros.codec import COMPRESSED_IMAGE, IMAGE, image_fields, image_fields_to_depth
-from semdepth_ros.outputs import OUTPUTS, enabled
+from semdepth_ros.outputs import OUTPUTS, depth_for_evaluation, enabled
 from semdepth_ros.ros.node_process import NodeProcess
 from semdepth_ros.ros.replay_link import ReplayLink
+from semdepth_ros.scale import Scale
 
 # Node outputs worth recording: those a node with default parameters publishes (topic -> type name).
 RECORDED = {OUTPUTS[name].topic: OUTPUTS[name].msgtype for name in enabled()}
@@ -47,6 +50,14 @@ class LiveOptions:
     timeout: float = 2.0                   # s without depth before a frame counts as dropped
     startup_timeout: float = 120.0         # s for the node to load its model and answer a first frame
     log_path: Path = Path("semdepth_node.log")  # the spawned node's output
+    checkpoint_meta: CheckpointMeta | None = None  # the node's checkpoint, when known: its stored scale
+
+    @property
+    def published_scale(self) -> Scale | None:
+        """The metric scale in the node's depth when it is the checkpoint's (scale_mode checkpoint)."""
+        if self.checkpoint_meta is None or self.node_params.get("scale_mode", "checkpoint") != "checkpoint":
+            return None
+        return Scale(self.checkpoint_meta.scale_factor, "checkpoint")
 
 
 def node_ros_args(options: LiveOptions, compressed: bool) -> list[str]:
@@ -204,7 +215,8 @@ class LiveSession:
             self.evaluator.add(frame, "no_gt", latency_ms=latency_ms)
             return
         depth = image_fields_to_depth(**image_fields(typestore().deserialize_cdr(depth_raw, IMAGE)))
-        self.evaluator.add(frame, "ok", gt, np.nan_to_num(depth, nan=0.0), rgb, latency_ms=latency_ms)
+        self.evaluator.add(frame, "ok", gt, depth_for_evaluation(depth), rgb, scale=self.options.published_scale,
+                           latency_ms=latency_ms)
 
     def stats(self) -> dict[str, Any]:
         lat = np.array(self.latencies) * 1e3
@@ -226,6 +238,23 @@ def _rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
 
 
+@contextlib.contextmanager
+def _starting_node(bar: Iterable[BagFrame]) -> Iterator[None]:
+    """While the node starts (model load, DDS discovery: seconds to minutes), the frames' progress bar
+    (when they come with one) says so, and its clock restarts afterwards so the start-up does not
+    inflate the rate and ETA."""
+    if not isinstance(bar, tqdm):
+        yield
+        return
+    description = bar.desc
+    bar.set_description_str(f"{description}: starting the depth node (loading the model)")
+    try:
+        yield
+    finally:
+        bar.set_description_str(description)
+        bar.unpause()
+
+
 def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
                   record: str | Path | None = None) -> EvalResult:
     """Replay the bag through the node (spawned or already running) and evaluate what it answers."""
@@ -233,7 +262,7 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
 
     def handle(frames: Iterable[BagFrame], ground_truth: GroundTruth, evaluator: Evaluator,
                recorder: Recorder | None, result: EvalResult) -> None:
-        frames = iter(frames)
+        bar, frames = frames, iter(frames)
         first = next(frames, None)
         if first is None:
             return
@@ -250,9 +279,10 @@ def evaluate_live(bag: str | Path, options: EvalOptions, live: LiveOptions,
             stack.callback(link.close)
             session = LiveSession(link, answers, outputs, live, evaluator, ground_truth, recorder, result, node)
             try:
-                session.warm_up(first)
+                with _starting_node(bar):
+                    session.warm_up(first)
                 session.run(itertools.chain([first], frames))
             finally:
                 result.live = session.stats()
 
-    return run_on_bag(bag, "live", options, handle, record)
+    return run_on_bag(bag, "live", options, handle, record, CheckpointScale.of(live.checkpoint_meta))

@@ -64,9 +64,33 @@ def summary(module: str) -> str:
     return doc.splitlines()[0].rstrip(".") if doc else ""
 
 
+class VersionAction(argparse.Action):
+    """--version: this package, torch and whether it sees CUDA (torch is imported only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the versions of semdepth_ros and torch, and whether CUDA is usable", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    import torch
+
+    from semdepth_ros import __version__
+
+    cuda = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): {torch.cuda.get_device_name(0)}"
+            if torch.cuda.is_available() else
+            f"no usable CUDA ({'CPU-only build' if torch.version.cuda is None else 'no GPU visible'})")
+    return f"semdepth_ros {__version__} (torch {torch.__version__}, {cuda})"
+
+
 def build_parser(available: dict[str, str], command: str | None = None) -> argparse.ArgumentParser:
     """The top parser; only the chosen sub-command's module is imported to add its options."""
     parser = argparse.ArgumentParser(prog="semdepth", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=VersionAction)
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in available.items():
         text = summary(module)

@@ -18,7 +18,7 @@ from semdepth_ros.bag.io import BagReader, stamp_to_ns
 from semdepth_ros.codec import cloud_fields, cloud_fields_to_arrays, image_fields, image_fields_to_depth, \
     message_to_rgb, unpack_rgb
 from semdepth_ros.demo.drive import GT_TOPIC, IMAGE_TOPIC, INFO_TOPIC
-from semdepth_ros.outputs import OUTPUTS
+from semdepth_ros.outputs import OUTPUTS, depth_for_evaluation
 
 DEPTH_TOPIC, OVERLAY_TOPIC, POINTS_TOPIC = (f"{OUTPUT_NAMESPACE}/{OUTPUTS[name].topic}"
                                             for name in ("depth", "overlay", "points"))
@@ -81,8 +81,8 @@ def read_recording(path: Path, samples: int = 4) -> Recording:
                     evaluator.add(frame, "dropped")
                 elif frame.gt is None:
                     evaluator.add(frame, "no_gt")
-                else:  # NaN (invalid) predictions count as wrong, as eval-bag --live counts them
-                    evaluator.add(frame, "ok", depth_image_gt(frame.gt), np.nan_to_num(pred, nan=0.0))
+                else:  # NaN = beyond range or at the network's cap: far, as eval-bag --live reads it
+                    evaluator.add(frame, "ok", depth_image_gt(frame.gt), depth_for_evaluation(pred))
             if frame.stamp_ns in picks:
                 rows.append(MontageRow(frame.stamp_ns, frame.rgb(), pred, overlays.get(frame.stamp_ns)))
     return Recording({key: ev.summary() for key, ev in evaluators.items()}, rows, cloud)

@@ -11,7 +11,9 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from semdepth_ros.outputs import SWITCH_DEFAULTS, CloudSettings
+from semdepth_ros.engine.options import BACKENDS, PRECISIONS, EngineOptions
+from semdepth_ros.image_size import MAX_INPUT_PIXELS
+from semdepth_ros.outputs import SWITCH_DEFAULTS, OutputSettings
 from semdepth_ros.ros.qos import RELIABILITY
 from semdepth_ros.scale import SCALE_MODES
 
@@ -32,7 +34,11 @@ SPECS: dict[str, Spec] = {
                            "default model or $SEMDEPTH_DEFAULT_MODEL."),
     "device": Spec("auto", "Inference device: auto (CUDA when available), cpu, cuda or cuda:N.",
                    choices=DEVICES),
-    "fp16": Spec(False, "Half-precision inference (CUDA only)."),
+    "backend": Spec("auto", "Network engine: auto (torch on CUDA; on the CPU openvino, else onnxruntime when installed), torch, "
+                            "onnxruntime, openvino (CPU).", choices=BACKENDS),
+    "precision": Spec("fp32", "torch backend: fp32, fp16 (CUDA only) or bf16.", choices=PRECISIONS),
+    "channels_last": Spec(True, "torch backend: NHWC memory format (faster convolutions)."),
+    "cuda_graph": Spec(True, "torch backend on CUDA: replay the network and every stage as CUDA graphs."),
     "output_resolution": Spec("network", "Resolution of all outputs: network (the checkpoint's input size, "
                                          "fastest) or input (the camera image size).",
                               choices=OUTPUT_RESOLUTIONS),
@@ -42,10 +48,11 @@ SPECS: dict[str, Spec] = {
     "camera_height": Spec(1.65, "Camera height above the ground in metres (scale_mode ground_plane).",
                           (0.01, 100.0)),
     "fixed_scale": Spec(1.0, "Depth multiplier for scale_mode fixed.", (1e-6, 1e6)),
-    "max_point_range": Spec(CloudSettings.max_point_range,
-                            "Points farther than this (metres, depth along z) are NaN in the cloud.", (0.1, 10000.0)),
-    "cloud_decimation": Spec(CloudSettings.decimation, "Keep every n-th pixel in both directions; >1 publishes "
-                                                       "an unorganised cloud without invalid points.", (1, 64)),
+    "max_point_range": Spec(OutputSettings.max_point_range,
+                            "Depth farther than this (metres along z) is NaN in the depth image and the cloud; so "
+                            "is depth at the network's cap (max_depth x scale: saturated, e.g. sky).", (0.1, 10000.0)),
+    "cloud_decimation": Spec(OutputSettings.decimation, "Keep every n-th pixel in both directions; >1 publishes "
+                                                        "an unorganised cloud without invalid points.", (1, 64)),
     "publish_depth": Spec(SWITCH_DEFAULTS["publish_depth"], "Publish depth (32FC1 metres) and depth/camera_info."),
     "publish_mask": Spec(SWITCH_DEFAULTS["publish_mask"], "Publish semantic/mask (mono8, 255 = foreground)."),
     "publish_overlay": Spec(SWITCH_DEFAULTS["publish_overlay"],
@@ -56,6 +63,19 @@ SPECS: dict[str, Spec] = {
                            "Publish points (PointCloud2 x, y, z, rgb, label); needs intrinsics."),
     "use_compressed": Spec(False, "Subscribe to image/compressed (sensor_msgs/CompressedImage, jpeg or png) "
                                   "instead of image."),
+    "max_input_pixels": Spec(MAX_INPUT_PIXELS, "Largest input image in pixels (width x height, 4096x3072 by "
+                                               "default); larger ones are refused before decoding (a PNG of "
+                                               "a few hundred KB can claim gigapixels).", (1, 1 << 30)),
+    "input_reliability": Spec("best_effort", "QoS reliability of the image and camera_info subscriptions: "
+                                             "best_effort (matches every publisher) or reliable (lost fragments "
+                                             "of large frames are resent; only reliable publishers match).",
+                              choices=tuple(RELIABILITY)),
+    "silent_input_timeout": Spec(5.0, "Seconds an image publisher may be matched without a frame arriving "
+                                      "before the node logs the likely causes (once per new publisher).",
+                                 (0.5, 3600.0)),
+    "rescale_mismatched_camera_info": Spec(False, "Use a camera_info whose aspect ratio differs from the image's "
+                                                  "by rescaling each axis (false: publish no cloud and no "
+                                                  "depth/camera_info until they match)."),
     "fx": Spec(0.0, "Fallback focal length x in input-image pixels, used while no camera_info arrives "
                     "(0 = no fallback).", (0.0, 1e6)),
     "fy": Spec(0.0, "Fallback focal length y in input-image pixels (0 = no fallback).", (0.0, 1e6)),
@@ -73,7 +93,10 @@ SPECS: dict[str, Spec] = {
 class NodeParams:
     checkpoint: str
     device: str
-    fp16: bool
+    backend: str
+    precision: str
+    channels_last: bool
+    cuda_graph: bool
     output_resolution: str
     scale_mode: str
     camera_height: float
@@ -86,6 +109,10 @@ class NodeParams:
     publish_colorized: bool
     publish_points: bool
     use_compressed: bool
+    max_input_pixels: int
+    input_reliability: str
+    silent_input_timeout: float
+    rescale_mismatched_camera_info: bool
     fx: float
     fy: float
     cx: float
@@ -118,3 +145,8 @@ def declare_and_read(node: Node) -> NodeParams:
         if spec.choices and value not in spec.choices and not cuda_index:
             raise ValueError(f"parameter {name} = '{value}' is not one of: {', '.join(spec.choices)}")
     return NodeParams(**values)
+
+
+def engine_options(params: NodeParams) -> EngineOptions:
+    return EngineOptions(backend=params.backend, precision=params.precision, channels_last=params.channels_last,
+                         cuda_graph=params.cuda_graph)

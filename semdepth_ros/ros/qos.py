@@ -6,13 +6,18 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
 
 
-def input_qos() -> QoSProfile:
-    """Best effort, keep last 1: only the newest frame matters and a deeper queue only adds latency.
+def input_qos(reliability: str = "best_effort") -> QoSProfile:
+    """Keep last 1 (only the newest frame matters and a deeper queue only adds latency); best effort
+    by default, which matches reliable and best-effort camera drivers alike.
 
-    A best-effort reader also matches reliable camera drivers.
+    Reliable matches only reliable publishers, but has DDS resend lost fragments of a large frame: a
+    multi-megabyte image sent best effort from a process without a large shared-memory transport is
+    lost whole when any one fragment is (README, "DDS set-up").
     """
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                      reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE)
+    if reliability not in RELIABILITY:
+        raise ValueError(f"input_reliability must be one of {', '.join(RELIABILITY)}, not '{reliability}'")
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=RELIABILITY[reliability],
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def output_qos(reliability: str, depth: int) -> QoSProfile:

@@ -49,6 +49,10 @@ class FrameStats:
         with self._lock:
             self._counters[name] += n
 
+    def total(self, name: str) -> int:
+        with self._lock:
+            return self._counters[name]
+
     def record_latency(self, seconds: float) -> None:
         with self._lock:
             self._latencies.append(seconds)

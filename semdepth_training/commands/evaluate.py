@@ -3,18 +3,21 @@
 KITTI: `semdepth evaluate --checkpoint model.pt --data KITTI_RAW --kind kitti --split
 splits/eigen/test_files.txt` (Velodyne GT, Garg crop, median scaling; the GT is cached after the first
 run). Improved GT: `--split splits/eigen_benchmark/test_files.txt --gt improved [--gt-root ANNOTATED]`.
-Writes report.md (in the layout of Semantic-Guided Representation Enhancement, Table 1), metrics.json
-and PNG figures to --out.
+Without --checkpoint the default model is evaluated (as predict and eval-bag do). Writes report.md (in
+the layout of Semantic-Guided Representation Enhancement, Table 1, with the constant-depth baseline as a
+second row), metrics.json and PNG figures to --out.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
-from semdepth_ros.checkpoint import CheckpointError
-from semdepth_ros.metrics import MAX_DEPTH, MIN_DEPTH
+from semdepth_ros.checkpoint import CheckpointError, CheckpointMeta
+from semdepth_ros.metrics import BASELINE_LABEL, MAX_DEPTH, MIN_DEPTH, scale_warning
 from semdepth_ros.predictor import Predictor
 from semdepth_training.evaluation.evaluate import SCALINGS, EvalOptions, evaluate
 from semdepth_training.evaluation.kitti_gt import GT_SOURCES
@@ -27,7 +30,9 @@ CROPS = ("garg", "eigen", "none")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file (semdepth train/export)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="checkpoint file (semdepth train/export; default: $SEMDEPTH_DEFAULT_MODEL or the "
+                             "bundled synthetic-world demo model)")
     parser.add_argument("--data", type=Path, default=None, help="dataset root (KITTI raw or image folder)")
     parser.add_argument("--kind", choices=tuple(DATASETS), default="kitti", help="dataset layout")
     parser.add_argument("--split", type=Path, default=None, help="KITTI split file, e.g. eigen/test_files.txt")
@@ -71,6 +76,45 @@ def _options(args: argparse.Namespace, checkpoint_scale: float) -> EvalOptions:
                        num_examples=args.examples)
 
 
+def _ground_truth(args: argparse.Namespace) -> str:
+    if args.kind == "kitti" and args.gt == "velodyne":
+        return ("KITTI Velodyne scans, projected with P_rect_02 R_rect_00 [R|T] at the rectified size, pixel = "
+                "round(x) - 1 (KITTI/Monodepth2), nearest point per pixel (semdepth_ros.lidar)")
+    if args.kind == "kitti":
+        return f"KITTI improved ground truth (data_depth_annotated PNGs under {args.gt_root or args.data})"
+    if args.kind == "synthetic":
+        return "the synthetic world's exact depth (sky excluded)"
+    return f"the dataset's depth maps (depth/<stem>.npy under {args.data})"
+
+
+def _frames(args: argparse.Namespace, dataset: Any, total: int) -> str:
+    if args.kind == "kitti":
+        text = f"split {args.split} ({len(dataset)} entries"
+        text += f", {dataset.num_skipped} without neighbour frames left out)" if dataset.num_skipped else ")"
+    elif args.kind == "synthetic":
+        text = f"{args.synthetic_sequences} synthetic sequences of world seed {args.seed} ({len(dataset)} frames)"
+    else:
+        text = f"every frame with depth under {args.data} ({len(dataset)} frames)"
+    return text + (f"; the first {total} only (--max-frames)" if args.max_frames is not None else "")
+
+
+def _scale_check(options: EvalOptions, meta: CheckpointMeta, scaling: dict[str, Any],
+                 given: bool) -> tuple[str, list[str]]:
+    """The scale line of the report and the warnings: the factor used (fixed) or the checkpoint's
+    stored one (median) against the factor this ground truth asks for."""
+    measured = scaling["gt_ratio_median"]
+    text = f"checkpoint {meta.describe_scale()}; this ground truth asks for x{measured:.4g} (median over images)"
+    if options.scaling == "fixed" and given:
+        text = f"given x{options.scale_factor:g} (--scale-factor); {text}"
+        what = "the given metric scale"
+        factor = options.scale_factor
+    else:
+        what = f"the checkpoint's metric scale ({meta.scale_source}; measured on {meta.scale_domain})"
+        factor = meta.scale_factor
+    warning = scale_warning(factor, what, measured)
+    return text, [warning] if warning else []
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         predictor = Predictor.load(args.checkpoint, device=args.device)
@@ -91,15 +135,25 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, LabelError) as error:  # a GT file or label PNG missing or malformed
         print(f"error: {error}")
         return 1
-    out = args.out or Path(f"eval_{args.checkpoint.stem}")
-    config = {"checkpoint": str(args.checkpoint), "data": str(args.data), "kind": args.kind,
+    checkpoint = Path(predictor.checkpoint_path)
+    out = args.out or Path(f"eval_{checkpoint.stem}")
+    options = _options(args, meta.scale_factor)
+    scale_text, warnings = _scale_check(options, meta, result.scaling, args.scale_factor is not None)
+    config = {"checkpoint": str(checkpoint), "data": str(args.data), "kind": args.kind,
               "split": str(args.split) if args.split else None,
               "gt": args.gt if args.kind == "kitti" else "dataset"}
+    context = {"ground_truth": _ground_truth(args), "frames": _frames(args, dataset, total), "scale": scale_text,
+               "checkpoint_scale": {"factor": meta.scale_factor, "source": meta.scale_source,
+                                    "domain": meta.scale_domain},
+               "warnings": warnings}
     # The "Training" column of Semantic-Guided Representation Enhancement, Table 1.
     training = "M+Sem" if meta.model_config.semantic else "M"
-    paths = write_report(result, out, args.method or args.checkpoint.stem, training, config)
-    m = result.metrics
-    print(f"{result.num_images} images: abs_rel {m['abs_rel']:.3f} sq_rel {m['sq_rel']:.3f} rmse {m['rmse']:.3f} "
-          f"rmse_log {m['rmse_log']:.3f} a1 {m['a1']:.3f} a2 {m['a2']:.3f} a3 {m['a3']:.3f}")
+    paths = write_report(result, out, args.method or checkpoint.stem, training, config, context)
+    for label, m in ((checkpoint.stem, result.metrics), (BASELINE_LABEL, result.baseline)):
+        print(f"{result.num_images} images, {label}: abs_rel {m['abs_rel']:.4f} sq_rel {m['sq_rel']:.4f} "
+              f"rmse {m['rmse']:.4f} rmse_log {m['rmse_log']:.4f} a1 {m['a1']:.4f} a2 {m['a2']:.4f} a3 {m['a3']:.4f}")
+    print(f"scaling: {options.scaling}; metric scale: {scale_text}")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {paths['markdown']}")
     return 0

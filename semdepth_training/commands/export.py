@@ -42,33 +42,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="device for the scale estimation (auto, cpu, cuda)")
 
 
-def _scale(args: argparse.Namespace, predictor: Predictor) -> tuple[float, str, dict]:
+def _scale(args: argparse.Namespace, predictor: Predictor) -> tuple[float, str, str, dict]:
+    """(factor, source, domain = the data it was measured on, details)."""
     meta = predictor.meta
     if args.scale_factor is not None:
-        return args.scale_factor, "given", {"method": "given"}
+        return args.scale_factor, "given", "not measured (given with --scale-factor)", {"method": "given"}
     if not (args.scale_from_val or args.camera_height is not None):
-        return meta.scale_factor, meta.scale_source, {"method": "kept from source"}
+        return meta.scale_factor, meta.scale_source, meta.scale_domain, {"method": "kept from source"}
     dataset = build_eval_dataset(args.val_kind, args.val_data, meta.input_height, meta.input_width, args.val_split)
+    where = f"{args.val_kind} {args.val_data}" + (f" split {args.val_split}" if args.val_split else "")
     if args.camera_height is not None:
         factor, details = scale_from_camera_height(predictor, dataset, args.camera_height, args.val_frames)
-        return factor, f"camera_height:{args.camera_height:g}m", details
+        return (factor, f"camera_height:{args.camera_height:g}m",
+                f"{where} ({details['frames']} frames, ground plane {args.camera_height:g} m below the camera)", details)
     crop = "garg" if args.val_kind == "kitti" and args.gt == "velodyne" else None
     factor, details = scale_from_ground_truth(predictor, dataset, args.val_frames, crop, args.gt)
-    return factor, f"median_gt:{args.val_kind}", details
+    gt = f"{args.gt} ground truth" if args.val_kind == "kitti" else "its depth maps"
+    return factor, f"median_gt:{args.val_kind}", f"{where} ({details.get('images', '?')} frames, {gt})", details
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         source = args.checkpoint or select_checkpoint(args.run, args.select)
         model, meta = load_checkpoint(source)
-        factor, scale_source, details = _scale(args, Predictor(model, meta, device=args.device))
+        factor, scale_source, domain, details = _scale(args, Predictor(model, meta, device=args.device))
         model.cpu()
-        meta = with_scale(meta, factor, scale_source, details, str(source))
+        meta = with_scale(meta, factor, scale_source, domain, details, str(source))
     except (CheckpointError, ExportError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}")
         return 1
     save_checkpoint(args.out, model, meta, half=args.half)
-    print(f"wrote {args.out} (scale factor {factor:.4f}, {scale_source}; from {source})")
+    print(f"wrote {args.out} (scale factor {factor:.4f}, {scale_source}, measured on {domain}; from {source})")
     if args.onnx is not None:
         try:
             check = export_onnx(model, meta, args.onnx)

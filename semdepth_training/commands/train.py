@@ -3,7 +3,8 @@
 `semdepth train --config config/train/kitti_r50_semdepth.yaml --data KITTI_RAW --out runs/r50`;
 Ctrl-C (or SIGTERM) stops after the current step and saves; `--resume` continues the run in --out
 exactly where it stopped, from its own config.yaml unless --config is given. `--init CHECKPOINT`
-starts from a checkpoint's weights (the synthetic pre-training of `semdepth pretrain`).
+starts from a checkpoint's weights (the synthetic pre-training of `semdepth pretrain`). On several
+GPUs or machines the same arguments go to `torchrun ... -m semdepth_training train` (docs/training.md).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from semdepth_training.config import DEVICES, load_config
+from semdepth_training.distributed import init_world
 from semdepth_training.trainer import CONFIG_FILE, Trainer
 
 
@@ -48,9 +50,14 @@ def run(args: argparse.Namespace, forced: dict[str, object] | None = None) -> in
     if args.resume and args.max_steps is None:
         values["run.max_steps"] = None  # a short run's limit is not part of the recipe it continues
     config = load_config(config_path, args.overrides, {**values, **(forced or {})})
-    summary = Trainer(config, args.out, resume=args.resume).train()
-    status = "stopped" if summary["stopped"] else "finished"
-    val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
-    print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
-    print(f"checkpoint: {args.out / 'models' / 'last.pt'}; continue with: semdepth train --out {args.out} --resume")
+    run_cfg = config.run
+    with init_world(run_cfg.device, run_cfg.dist_backend, run_cfg.dist_timeout_minutes) as world:
+        summary = Trainer(config, args.out, resume=args.resume, world=world).train()
+    if world.is_main:
+        status = "stopped" if summary["stopped"] else "finished"
+        val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
+        print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
+        again = ("the same torchrun command with --resume" if world.distributed
+                 else f"semdepth train --out {args.out} --resume")
+        print(f"checkpoint: {args.out / 'models' / 'last.pt'}; continue with: {again}")
     return 130 if summary["stopped"] else 0

@@ -1,9 +1,12 @@
 """The one sample builder every dataset shares, so KITTI, folders and synthetic data train alike.
 
-A dataset only loads full-resolution frames (:class:`RawSample`); :class:`SampleDataset` turns them
-into the sample dict of docs/interfaces.md: resized colour at 4 scales, jittered copies, intrinsics per
-scale, labels with validity flags. Random choices come from (seed, epoch, index) alone, so a resumed
-run sees exactly the augmentations the killed run would have seen, whatever the worker layout.
+A dataset only loads frames (:class:`RawSample`): full resolution for evaluation, or resized to the
+training size (from the resized-frame cache when one is set, :mod:`frame_cache`). For training,
+:class:`SampleDataset` returns a compact sample (:func:`compact_sample`: uint8 frames at the training
+size, the augmentation parameters, intrinsics per scale, labels with validity flags), which
+:func:`semdepth_training.datasets.batch.expand_batch` turns into the sample dict of docs/interfaces.md
+batched on the training device. Random choices come from (seed, epoch, index) alone, so a resumed run
+sees exactly the augmentations the killed run would have seen, whatever the worker layout.
 """
 from __future__ import annotations
 
@@ -12,16 +15,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from semdepth_ros.geometry import intrinsics_4x4
-from semdepth_training.datasets.augment import JitterParams, apply_jitter, sample_jitter
+from semdepth_ros.imageio import read_rgb
+from semdepth_training.datasets.augment import JitterParams, jitter_vector, sample_jitter
+from semdepth_training.datasets.batch import NUM_SCALES, expand_sample
+from semdepth_training.datasets.frame_cache import FrameCache, resize_image
 
 FRAME_IDS = (0, -1, 1)
-NUM_SCALES = 4
 FLIP_PROBABILITY = 0.5
 JITTER_PROBABILITY = 0.5
 REVERSE_PROBABILITY = 0.5
@@ -32,12 +36,13 @@ Sample = dict[Any, Any]
 
 @dataclass
 class RawSample:
-    """One target frame and its neighbours as loaded from disk, before resizing.
+    """One target frame and its neighbours as loaded from disk (full resolution, or already resized).
 
-    ``K`` is 3x3 in pixels of these images; ``fg_mask`` (uint8 {0, 1}), ``depth`` (metres, 0 =
-    invalid) and ``sky`` (uint8 {0, 1}: pixels that see the sky, farther than any depth range; their
-    depth is 0) belong to the target frame and are None when the source has none. ``poses``
-    (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
+    ``K`` is 3x3 in pixels of the stored images, whose size (width, height) is ``image_size`` when the
+    images were resized since (None: the images' own size). ``fg_mask`` (uint8 {0, 1}), ``depth``
+    (metres, 0 = invalid) and ``sky`` (uint8 {0, 1}: pixels that see the sky, farther than any depth
+    range; their depth is 0) belong to the target frame, at full resolution, and are None when the
+    source has none. ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
     """
 
     images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
@@ -46,6 +51,12 @@ class RawSample:
     depth: np.ndarray | None = None
     poses: dict[int, np.ndarray] | None = None
     sky: np.ndarray | None = None
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the images K is in pixels of."""
+        return self.image_size or (self.images[0].shape[1], self.images[0].shape[0])
 
 
 def check_size(height: int, width: int) -> None:
@@ -83,36 +94,18 @@ def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def _resize(array: np.ndarray, width: int, height: int, nearest: bool = False) -> np.ndarray:
-    if array.shape[1] == width and array.shape[0] == height:
-        return array
-    shrinking = array.shape[1] >= width and array.shape[0] >= height
-    if nearest:
-        interpolation = cv2.INTER_NEAREST_EXACT
-    else:
-        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(array, (width, height), interpolation=interpolation)
-
-
-def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)
-
-
-def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
-                 jitter: JitterParams | None = None, reverse: bool = False) -> Sample:
-    """The docs/interfaces.md sample dict from one :class:`RawSample`; ``reverse`` plays the
-    frames backwards (see :func:`reverse_time`)."""
+def compact_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
+                   jitter: JitterParams | None = None, reverse: bool = False) -> Sample:
+    """What a loader worker returns for one target (:mod:`semdepth_training.datasets.batch`): the frames
+    resized to the training size as uint8 [3,H,W] (not yet flipped), the flip and jitter parameters,
+    and intrinsics, labels and poses as in the sample dict (flipped where ``flip``); ``reverse`` plays
+    the frames backwards (see :func:`reverse_time`)."""
     if reverse:
         raw = reverse_time(raw)
-    image_height, image_width = raw.images[0].shape[:2]
-    sample: Sample = {"index": index}
+    image_width, image_height = raw.stored_size
+    sample: Sample = {"index": index, "flip": torch.tensor(flip), "jitter": jitter_vector(jitter)}
     for frame_id, image in raw.images.items():
-        if flip:
-            image = np.ascontiguousarray(image[:, ::-1])
-        for s in range(NUM_SCALES):
-            color = _to_tensor(_resize(image, width // 2 ** s, height // 2 ** s))
-            sample[("color", frame_id, s)] = color
-            sample[("color_aug", frame_id, s)] = color if jitter is None else apply_jitter(color, jitter)
+        sample[("image", frame_id)] = torch.from_numpy(resize_image(image, width, height)).permute(2, 0, 1)
     for s, k in enumerate(scaled_intrinsics(raw.K, image_width, image_height, width, height, flip)):
         k4 = intrinsics_4x4(k)
         sample[("K", s)] = torch.from_numpy(k4)
@@ -122,6 +115,12 @@ def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool
                                                                                   height, flip)
     sample.update(_relative_poses(raw, flip))
     return sample
+
+
+def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
+                 jitter: JitterParams | None = None, reverse: bool = False) -> Sample:
+    """The docs/interfaces.md sample dict of one :class:`RawSample`, on the CPU."""
+    return expand_sample(compact_sample(raw, index, height, width, flip, jitter, reverse))
 
 
 def reverse_time(raw: RawSample) -> RawSample:
@@ -188,17 +187,19 @@ def _label(label: np.ndarray | None, width: int, height: int,
         return torch.zeros(1, height, width), torch.tensor(0.0)
     if flip:
         label = np.ascontiguousarray(label[:, ::-1])
-    resized = _resize(label, width, height, nearest=True)
+    resized = resize_image(label, width, height, nearest=True)
     return torch.from_numpy(resized.astype(np.float32)).unsqueeze(0), torch.tensor(1.0)
 
 
 class SampleDataset(Dataset, ABC):
-    """Base for all datasets: subclasses implement ``__len__`` and :meth:`load`.
+    """Base for all datasets: subclasses implement ``__len__`` and :meth:`load`, and
+    :meth:`image_files` when their frames are files (then a :class:`FrameCache` can hold them).
 
     ``augment`` turns on flips and colour jitter (training), and with ``reverse_time`` also plays half
     of the samples backwards (:func:`reverse_time`; needs symmetric ``frame_ids``); call
     :meth:`set_epoch` at the start of every epoch (DataLoader workers pick it up when they are
-    re-created, i.e. without ``persistent_workers``).
+    re-created, i.e. without ``persistent_workers``). Items are compact samples (:func:`compact_sample`),
+    expanded batched by :func:`semdepth_training.datasets.batch.expand_batch`.
     """
 
     def __init__(self, height: int, width: int, frame_ids: tuple[int, ...] = FRAME_IDS,
@@ -215,6 +216,7 @@ class SampleDataset(Dataset, ABC):
         self.seed = seed
         self.reverse_time = reverse_time
         self.epoch = 0
+        self.cache: FrameCache | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -223,17 +225,52 @@ class SampleDataset(Dataset, ABC):
     def __len__(self) -> int: ...
 
     @abstractmethod
-    def load(self, index: int) -> RawSample:
-        """Full-resolution frames for ``self.frame_ids`` around target ``index``."""
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
+        """Frames for ``self.frame_ids`` around target ``index``: full resolution, or resized to
+        ``size`` (width, height), read through :meth:`read_frames` where they are files."""
+
+    def image_files(self) -> list[Path]:
+        """Every image file :meth:`load` reads (none: the frames are not files, e.g. rendered)."""
+        return []
+
+    def use_cache(self, cache: FrameCache) -> None:
+        """Read frames at the training size through ``cache`` (prepared for :meth:`image_files`;
+        files it does not hold are decoded as without it)."""
+        if cache.size != (self.width, self.height):
+            raise ValueError(f"the frame cache holds {cache.size[0]}x{cache.size[1]} frames, the dataset "
+                             f"trains at {self.width}x{self.height}")
+        self.cache = cache
+
+    def read_frames(self, paths: dict[int, Path],
+                    size: tuple[int, int] | None) -> tuple[dict[int, np.ndarray], tuple[int, int]]:
+        """The RGB images at ``paths`` (frame id -> file), full resolution or resized to ``size``, and
+        the stored (width, height) of the files."""
+        images, stored = {}, None
+        for frame_id, path in paths.items():
+            cached = self.cache.get(path) if self.cache is not None and size == self.cache.size else None
+            if cached is not None:
+                images[frame_id], stored = cached
+                continue
+            image = read_rgb(path)
+            stored = (image.shape[1], image.shape[0])
+            images[frame_id] = image if size is None else resize_image(image, *size)
+        assert stored is not None, "no frames to read"
+        return images, stored
+
+    def augmentation(self, index: int) -> tuple[bool, JitterParams | None, bool]:
+        """(flip, jitter, reverse) of sample ``index`` this epoch: drawn from (seed, epoch, index) alone
+        (reverse only with ``reverse_time``, drawn last so flips and jitter do not depend on it)."""
+        if not self.augment:
+            return False, None, False
+        generator = sample_generator(self.seed, self.epoch, index)
+        flip = torch.rand((), generator=generator).item() < FLIP_PROBABILITY
+        do_jitter = torch.rand((), generator=generator).item() < JITTER_PROBABILITY
+        jitter = sample_jitter(generator) if do_jitter else None
+        reverse = self.reverse_time and torch.rand((), generator=generator).item() < REVERSE_PROBABILITY
+        return flip, jitter, reverse
 
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
-        flip, jitter, reverse = False, None, False
-        if self.augment:
-            generator = sample_generator(self.seed, self.epoch, index)
-            flip = torch.rand((), generator=generator).item() < FLIP_PROBABILITY
-            do_jitter = torch.rand((), generator=generator).item() < JITTER_PROBABILITY
-            jitter = sample_jitter(generator) if do_jitter else None
-            reverse = self.reverse_time and torch.rand((), generator=generator).item() < REVERSE_PROBABILITY
-        return build_sample(self.load(index), index, self.height, self.width, flip, jitter, reverse)
+        raw = self.load(index, (self.width, self.height))
+        return compact_sample(raw, index, self.height, self.width, *self.augmentation(index))

@@ -103,10 +103,13 @@ class ImageFolderDataset(SampleDataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def load(self, index: int) -> RawSample:
+    def image_files(self) -> list[Path]:
+        return [path for seq in self.sequences for path in seq.images]
+
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         seq_index, position = self.targets[index]
         seq = self.sequences[seq_index]
-        images = {f: read_rgb(seq.images[position + f * self.stride]) for f in self.frame_ids}
+        images, stored = self.read_frames({f: seq.images[position + f * self.stride] for f in self.frame_ids}, size)
         stem = seq.images[position].stem
         mask_path = seq.folder / "fg_mask" / f"{stem}.png"
         depth_path = seq.folder / "depth" / f"{stem}.npy"
@@ -118,4 +121,4 @@ class ImageFolderDataset(SampleDataset):
             sky = ((read_train_ids(classes_path) == TRAIN_ID["sky"]) & (depth <= 0)).astype(np.uint8)
         return RawSample(images=images, K=seq.K,
                          fg_mask=read_mask(mask_path) if mask_path.is_file() else None,
-                         depth=depth, poses=poses, sky=sky)
+                         depth=depth, poses=poses, sky=sky, image_size=stored)

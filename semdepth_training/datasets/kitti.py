@@ -3,8 +3,8 @@
 Layout: ``<root>/<date>/<date>_drive_<nnnn>_sync/image_02/data/<frame:010d>.png|jpg`` ('l' = image_02,
 'r' = image_03), calibration in ``<root>/<date>/calib_cam_to_cam.txt``, optional pseudo labels in
 ``.../image_02/fg_mask/<frame:010d>.png``, and depth_gt from ``velodyne_points/data/<frame>.bin`` when
-the scan is there (sparse, nearest-resized; projected by `velodyne_gt`, the one Velodyne projection, which
-the evaluation's ground truth uses too). Everything the split needs is checked when the dataset is
+the scan is there (sparse, nearest-resized; projected by `velodyne_gt` through `semdepth_ros.lidar`, the
+one LiDAR projection, which the evaluation's ground truth and eval-bag use too). Everything the split needs is checked when the dataset is
 built, so a missing file fails at start-up rather than hours into training.
 
 Targets whose neighbours (``frame_ids``) are not on disk, i.e. the first/last frames of a drive, are
@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from semdepth_ros.intrinsics import kitti_like_intrinsics
-from semdepth_ros.imageio import read_mask, read_rgb
-from semdepth_ros.kitti_calib import read_calib_file
+from semdepth_ros.imageio import read_mask
+from semdepth_ros.kitti_calib import camera_calibration, read_calib_file
+from semdepth_ros.lidar import project_to_depth
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
-from semdepth_training.datasets.splits import SplitEntry, read_split
+from semdepth_ros.kitti_split import SplitEntry, read_split
 
 LOG = logging.getLogger(__name__)
 
@@ -111,19 +112,19 @@ class KittiRawDataset(SampleDataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def load(self, index: int) -> RawSample:
+    def image_files(self) -> list[Path]:
+        return sorted({self.frame_path(e, e.frame + f) for e in self.entries for f in self.frame_ids})
+
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         entry = self.entries[index]
-        images = {f: read_rgb(self.frame_path(entry, entry.frame + f)) for f in self.frame_ids}
-        if self.intrinsics == "calib":
-            K = self._calib_K(entry)
-        else:
-            height, width = images[0].shape[:2]
-            K = kitti_like_intrinsics(width, height)
+        images, (width, height) = self.read_frames({f: self.frame_path(entry, entry.frame + f)
+                                                    for f in self.frame_ids}, size)
+        K = self._calib_K(entry) if self.intrinsics == "calib" else kitti_like_intrinsics(width, height)
         mask_path = self.camera_dir(entry) / "fg_mask" / f"{entry.frame:010d}.png"
         fg_mask = read_mask(mask_path) if mask_path.is_file() else None
         scan_path = self.root / entry.folder / "velodyne_points" / "data" / f"{entry.frame:010d}.bin"
         depth = velodyne_gt(self.root, entry) if self.velodyne_gt and scan_path.is_file() else None
-        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth)
+        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth, image_size=(width, height))
 
 
 # --- Velodyne ground truth ---------------------------------------------------------------------
@@ -133,42 +134,22 @@ def camera_index(entry: SplitEntry) -> int:
     return int(CAMERA_FOLDERS[entry.side][-1])
 
 
-def velodyne_projection(calib_dir: str | Path, camera: int = 2) -> tuple[np.ndarray, tuple[int, int]]:
-    """3x4 matrix taking homogeneous Velodyne points to rectified camera pixels, and (height, width)."""
-    cam2cam = read_calib_file(Path(calib_dir) / "calib_cam_to_cam.txt")
-    velo2cam = read_calib_file(Path(calib_dir) / "calib_velo_to_cam.txt")
-    velo_to_cam = np.eye(4)
-    velo_to_cam[:3, :3] = velo2cam["R"].reshape(3, 3)
-    velo_to_cam[:3, 3] = velo2cam["T"]
-    rectify = np.eye(4)
-    rectify[:3, :3] = cam2cam["R_rect_00"].reshape(3, 3)
-    projection = cam2cam[f"P_rect_0{camera}"].reshape(3, 4) @ rectify @ velo_to_cam
-    width, height = (int(round(v)) for v in cam2cam[f"S_rect_0{camera}"])
-    return projection, (height, width)
-
-
 def velodyne_depth_map(calib_dir: str | Path, velo_path: str | Path, camera: int = 2) -> np.ndarray:
     """Sparse [H, W] float32 depth (metres, 0 = no point) of one Velodyne scan in camera ``camera``.
 
     The convention every paper of docs/references.md reports against (Eigen et al. 2014, as exported by
-    Monodepth2): points mapped with P_rect_0c @ R_rect_00 @ [R|T]_velo->cam, points behind the scanner
-    (x_velo < 0) dropped, pixel = round(x) - 1, the nearest depth winning where points share a pixel.
+    Monodepth2): the calibration chain P_rect_0c @ R_rect_00 @ [R|T]_velo->cam at the rectified size
+    S_rect_0c, points behind the scanner (x_velo < 0) dropped, then `semdepth_ros.lidar.project_to_depth`
+    with the "kitti" pixel convention (round(x) - 1, nearest depth per pixel), the projection eval-bag
+    uses for bags made by kitti2bag.
     """
-    projection, (height, width) = velodyne_projection(calib_dir, camera)
+    calib = camera_calibration(calib_dir, camera)
+    if calib.size is None:
+        raise ValueError(f"{Path(calib_dir) / 'calib_cam_to_cam.txt'}: no S_rect_0{camera} (rectified image size)")
     scan = np.fromfile(velo_path, dtype=np.float32).reshape(-1, 4).astype(np.float64)
     scan = scan[scan[:, 0] >= 0]
-    homogeneous = np.c_[scan[:, :3], np.ones(len(scan))]
-    image = homogeneous @ projection.T
-    depth = image[:, 2]
-    front = depth > 0
-    image, depth = image[front], depth[front]
-    u = np.round(image[:, 0] / depth).astype(np.int64) - 1
-    v = np.round(image[:, 1] / depth).astype(np.int64) - 1
-    inside = (u >= 0) & (v >= 0) & (u < width) & (v < height)
-    nearest = np.full((height, width), np.inf)
-    np.minimum.at(nearest, (v[inside], u[inside]), depth[inside])
-    nearest[np.isinf(nearest)] = 0.0
-    return nearest.astype(np.float32)
+    width, height = calib.size
+    return project_to_depth(scan[:, :3], calib.t_camera_velodyne, calib.k, height, width, "kitti")
 
 
 def velodyne_gt(root: str | Path, entry: SplitEntry) -> np.ndarray:

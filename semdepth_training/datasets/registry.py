@@ -9,11 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from semdepth_ros.kitti_split import read_split
 from semdepth_synth import SynthConfig
 from semdepth_training.datasets.base import SampleDataset
+from semdepth_training.datasets.frame_cache import FrameCache
 from semdepth_training.datasets.image_folder import ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS, KittiRawDataset
-from semdepth_training.datasets.splits import fetch_split, read_split
+from semdepth_training.datasets.rosbag import RosbagDataset
+from semdepth_training.datasets.splits import fetch_split
 from semdepth_training.datasets.synthetic import SyntheticDataset
 
 if TYPE_CHECKING:
@@ -42,7 +45,8 @@ def _kitti_train_val(data: DataConfig, run_dir: Path, train: Options, val: Optio
     split_dir = Path(data.split) if Path(data.split).is_dir() else fetch_split(
         data.split, run_dir / "splits", url=data.split_dir)
     val_file = split_dir / "val_files.txt"
-    train = {**train, "root": data.path, "split_file": split_dir / "train_files.txt"}
+    # The training step reads no depth ground truth: skip projecting a Velodyne scan per sample.
+    train = {"velodyne_gt": False, **train, "root": data.path, "split_file": split_dir / "train_files.txt"}
     return train, ({**val, "root": data.path, "split_file": val_file} if val_file.is_file() else None)
 
 
@@ -84,10 +88,31 @@ def _synthetic_evaluation(root: Path | None, split: Path | None, sequences: int,
     return {"num_sequences": sequences, "seed": seed}
 
 
+BAG_CACHE_DIR = "bag_frames"  # in the run folder: the frames chosen from the bags (reused on --resume)
+
+
+def _rosbag_train_val(data: DataConfig, run_dir: Path, train: Options, val: Options) -> tuple[Options, Options]:
+    """One frame cache in the run folder; the train part and the held-back part (the last
+    ``val_fraction`` of each bag's time) are cut from it. ``data.path`` (a bag or a folder of bags)
+    is used when ``options.bags`` is not given; validation inherits the training options."""
+    if "bags" not in train:
+        if data.path is None:
+            raise ValueError("the rosbag dataset needs bags: pass --data BAG (or a folder of bags) or set "
+                             "data.options.bags")
+        train = {**train, "bags": [data.path]}
+    train = {**train, "frames_dir": run_dir / BAG_CACHE_DIR, "part": "train"}
+    return train, {**train, "epoch_length": None, **val, "part": "val"}
+
+
+def _rosbag_evaluation(root: Path | None, split: Path | None, sequences: int, seed: int) -> Options:
+    raise ValueError("a rosbag is evaluated against its LiDAR or depth topic with `semdepth eval-bag BAG`")
+
+
 DATASETS: dict[str, DatasetKind] = {
     "kitti": DatasetKind(KittiRawDataset, _kitti_train_val, _kitti_evaluation),
     "folder": DatasetKind(ImageFolderDataset, _folder_train_val, _folder_evaluation),
     "synthetic": DatasetKind(SyntheticDataset, _synthetic_train_val, _synthetic_evaluation, needs_root=False),
+    "rosbag": DatasetKind(RosbagDataset, _rosbag_train_val, _rosbag_evaluation, needs_root=False),
 }
 
 
@@ -103,16 +128,19 @@ def build_dataset(kind: str, **options: Any) -> SampleDataset:
     - ``"kitti"``: :class:`KittiRawDataset` (root, split_file, ext, intrinsics, ...)
     - ``"folder"``: :class:`ImageFolderDataset` (root, stride, ...)
     - ``"synthetic"``: :class:`SyntheticDataset` (num_sequences, config, ...)
+    - ``"rosbag"``: :class:`RosbagDataset` (cache_dir, part, val_fraction, bags, topics, frame selection)
 
     All take height, width, frame_ids, augment and seed.
     """
     return _kind(kind).dataset(**options)
 
 
-def build_train_val(data: DataConfig, seed: int, run_dir: Path,
-                    validate: bool = True) -> tuple[SampleDataset, SampleDataset | None]:
+def build_train_val(data: DataConfig, seed: int, run_dir: Path, validate: bool = True,
+                    progress: bool = True) -> tuple[SampleDataset, SampleDataset | None]:
     """Training set (augmented) and validation set (None without one, or when ``validate`` is off)
-    of ``data.dataset``; ``data.options`` / ``data.val_options`` go to the constructors as given."""
+    of ``data.dataset``; ``data.options`` / ``data.val_options`` go to the constructors as given.
+    With ``data.cache_dir`` both read their frames through one :class:`FrameCache`, built here
+    (``progress``: show its progress bar)."""
     kind = _kind(data.dataset)
     if kind.needs_root and data.path is None:
         raise ValueError(f"data.path is required for dataset {data.dataset!r} "
@@ -121,7 +149,15 @@ def build_train_val(data: DataConfig, seed: int, run_dir: Path,
     train, val = kind.train_val(data, run_dir, {**common, "augment": True, "seed": seed, **data.options},
                                 {**common, "augment": False, "seed": seed, **data.val_options})
     train_set = _build(kind, train, "data.options")
-    return train_set, (_build(kind, val, "data.val_options") if val is not None and validate else None)
+    val_set = _build(kind, val, "data.val_options") if val is not None and validate else None
+    if data.cache_dir is not None:
+        cache = FrameCache(data.cache_dir, data.width, data.height, int(data.cache_max_gb * 1e9))
+        cache.prepare([p for d in (train_set, val_set) if d is not None for p in d.image_files()],
+                      max(data.num_workers, 1), progress)
+        for dataset in (train_set, val_set):
+            if dataset is not None:
+                dataset.use_cache(cache)
+    return train_set, val_set
 
 
 def build_eval_dataset(kind: str, root: str | Path | None, height: int, width: int, split: str | Path | None = None,

@@ -1,4 +1,5 @@
-"""KITTI split lists: parse them, and fetch the public Monodepth2 lists or copy them from a local folder.
+"""KITTI split lists: fetch the public Monodepth2 lists or copy them from a local folder (the format and
+its parser live in `semdepth_ros.kitti_split`, which eval-bag reads too).
 
 The lists are third-party data the project does not ship; users download them once (or point at a
 copy they already have) and pass the file path to the dataset.
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 # Folder of the split lists in the public Monodepth2 repository; a split is "<url>/<name>/<file>".
@@ -19,34 +19,6 @@ SPLIT_FILES: dict[str, tuple[str, ...]] = {
     "eigen": ("test_files.txt",),
     "eigen_benchmark": ("test_files.txt",),
 }
-SIDES = ("l", "r")
-
-
-@dataclass(frozen=True)
-class SplitEntry:
-    """One line ``<date>/<drive>_sync <frame> <l|r>``."""
-
-    folder: str
-    frame: int
-    side: str
-
-
-def read_split(path: str | Path) -> list[SplitEntry]:
-    """Parse a split file; malformed lines and empty files raise ValueError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"split file not found: {path}")
-    entries = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 3 or not fields[1].isdigit() or fields[2] not in SIDES:
-            raise ValueError(f"{path}:{number}: expected '<date>/<drive>_sync <frame> <l|r>', got {line!r}")
-        entries.append(SplitEntry(fields[0], int(fields[1]), fields[2]))
-    if not entries:
-        raise ValueError(f"split file {path} has no entries")
-    return entries
 
 
 def fetch_split(name: str, dest: str | Path, url: str | Path | None = None) -> Path:

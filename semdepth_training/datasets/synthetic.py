@@ -24,6 +24,7 @@ from collections import OrderedDict
 import numpy as np
 
 from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
+from semdepth_training.datasets.frame_cache import resize_image
 from semdepth_synth.sequence import SynthConfig, SynthFrame, SynthSequence
 
 DEFAULT_CACHE_FRAMES = 1024  # ~0.3 GB at 96x320, 1.1 GB at 192x640 per process
@@ -89,11 +90,16 @@ class SyntheticDataset(SampleDataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def load(self, index: int) -> RawSample:
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         seq, t = self.targets[index]
         frames = {f: self._frame(seq, t + f) for f in self.frame_ids}
         target = frames[0]
         sky = ~np.isfinite(target.depth)
-        return RawSample(images={f: frame.rgb for f, frame in frames.items()}, K=target.K,
-                         fg_mask=target.fg_mask, depth=np.where(sky, 0.0, target.depth).astype(np.float32),
-                         poses={f: frame.pose for f, frame in frames.items()}, sky=sky.astype(np.uint8))
+        images = {f: frame.rgb for f, frame in frames.items()}
+        stored = (target.rgb.shape[1], target.rgb.shape[0])
+        if size is not None:
+            images = {f: resize_image(image, *size) for f, image in images.items()}
+        return RawSample(images=images, K=target.K, fg_mask=target.fg_mask,
+                         depth=np.where(sky, 0.0, target.depth).astype(np.float32),
+                         poses={f: frame.pose for f, frame in frames.items()}, sky=sky.astype(np.uint8),
+                         image_size=stored)

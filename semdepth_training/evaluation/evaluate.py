@@ -3,7 +3,9 @@
 Protocol (Semantic-Guided Representation Enhancement, Sec. 5 / Table 1, after Monodepth2 and Eigen et
 al. 2014): the network runs at its input size, its disparity is resized to the GT size, the GT is
 capped to (1e-3, 80] m and cropped (Garg crop for KITTI Velodyne GT), each prediction is median-scaled
-(or multiplied by a fixed metric factor) and the seven metrics are averaged over images. Breakdowns
+(or multiplied by a fixed metric factor) and the seven metrics are averaged over images; that protocol is
+`semdepth_ros.metrics.ImageSetMetrics`, the one eval-bag runs, with the constant-depth baseline beside
+the model. Breakdowns
 pool pixels over the whole set: per semantic class (Semantic-Guided Representation Enhancement, Fig. 5;
 Semantically-Guided Representation Learning, Fig. 4: pseudo-label train ids binned per pixel),
 foreground vs background (Semantic-Guided Representation Enhancement, Table 7) and per GT depth range
@@ -20,8 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, foreground_from_train_ids
-from semdepth_ros.metrics import (DEPTH_RANGES, MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator,
-                                  EvalPixels, compute_depth_errors, depth_range_masks, prepare_eval_pixels)
+from semdepth_ros.metrics import (MAX_DEPTH, METRIC_NAMES, MIN_DEPTH, DepthErrorAccumulator, EvalPixels,
+                                  ImageSetMetrics, resize_prediction)
 from semdepth_ros.predictor import Predictor
 from semdepth_ros.scale import NO_SCALE
 from semdepth_training.evaluation.samples import EvalSample
@@ -56,9 +58,11 @@ class Example:
 
 @dataclass
 class EvalResult:
-    """Image-averaged metrics (the published protocol) plus pixel-pooled breakdowns."""
+    """Image-averaged metrics (the published protocol) and the constant-depth baseline on the same
+    pixels, plus pixel-pooled breakdowns."""
 
     metrics: dict[str, float]
+    baseline: dict[str, float]
     num_images: int
     num_skipped: int
     scaling: dict[str, Any]
@@ -77,18 +81,11 @@ class EvalResult:
         return {m: float(np.mean([c[m] for c in self.by_class.values()])) for m in METRIC_NAMES}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": self.metrics, "num_images": self.num_images, "num_skipped": self.num_skipped,
+        return {"metrics": self.metrics, "baseline": self.baseline, "num_images": self.num_images,
+                "num_skipped": self.num_skipped,
                 "scaling": self.scaling, "by_range": self.by_range, "by_class": self.by_class,
                 "class_average": self.class_average, "by_foreground": self.by_foreground,
                 "foreground_source": self.foreground_source}
-
-
-def resize_prediction(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Network-size depth -> GT (height, width), interpolating disparity as Monodepth2's evaluation does."""
-    if depth.shape == size:
-        return depth
-    disp = cv2.resize(1.0 / depth, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return 1.0 / disp
 
 
 def _foreground_labels(sample: EvalSample, fg_pred: np.ndarray) -> tuple[str, np.ndarray]:
@@ -101,10 +98,9 @@ def _foreground_labels(sample: EvalSample, fg_pred: np.ndarray) -> tuple[str, np
 
 
 class _Breakdowns:
-    """Pixel-pooled accumulators for the range, class and foreground breakdowns, keyed by name."""
+    """Pixel-pooled accumulators for the class and foreground breakdowns, keyed by name."""
 
     def __init__(self) -> None:
-        self.ranges: dict[str, DepthErrorAccumulator] = {}
         self.classes: dict[str, DepthErrorAccumulator] = {}
         self.foreground: dict[str, DepthErrorAccumulator] = {}
 
@@ -113,9 +109,6 @@ class _Breakdowns:
         table.setdefault(key, DepthErrorAccumulator()).update(gt, pred)
 
     def update(self, gt: np.ndarray, pred: np.ndarray, classes: np.ndarray | None, fg: np.ndarray) -> None:
-        for name, mask in depth_range_masks(gt):
-            if mask.any():
-                self._add(self.ranges, name, gt[mask], pred[mask])
         for value, name in enumerate(FOREGROUND_NAMES):
             mask = fg == value
             if mask.any():
@@ -126,14 +119,13 @@ class _Breakdowns:
                     mask = classes == class_id
                     self._add(self.classes, CITYSCAPES_TRAIN_IDS[class_id], gt[mask], pred[mask])
 
-    def tables(self) -> tuple[dict, dict, dict]:
-        """(by range, by class, by foreground) tables of metrics + pixel ``count``, in a fixed order."""
+    def tables(self) -> tuple[dict, dict]:
+        """(by class, by foreground) tables of metrics + pixel ``count``, in a fixed order."""
         def table(accumulators: dict[str, DepthErrorAccumulator], order: Sequence[str]) -> dict:
             return {k: {**accumulators[k].compute(), "count": accumulators[k].count}
                     for k in order if k in accumulators}
 
-        return (table(self.ranges, [name for name, _, _ in DEPTH_RANGES]),
-                table(self.classes, CITYSCAPES_TRAIN_IDS), table(self.foreground, FOREGROUND_NAMES))
+        return table(self.classes, CITYSCAPES_TRAIN_IDS), table(self.foreground, FOREGROUND_NAMES)
 
 
 def _batches(items: Iterable[EvalSample], size: int) -> Iterator[list[EvalSample]]:
@@ -152,10 +144,9 @@ class _Evaluation:
 
     def __init__(self, options: EvalOptions, keep: set[int]) -> None:
         self.options = options
-        self.scale = None if options.scaling == "median" else options.scale_factor
+        self.protocol = ImageSetMetrics(options.crop, None if options.scaling == "median" else options.scale_factor,
+                                        options.min_depth, options.max_depth)
         self.keep = keep
-        self.image_sums = dict.fromkeys(METRIC_NAMES, 0.0)
-        self.ratios: list[float] = []
         self.breakdowns = _Breakdowns()
         self.sources: Counter[str] = Counter()
         self.examples: list[Example] = []
@@ -163,33 +154,30 @@ class _Evaluation:
 
     def add(self, sample: EvalSample, depth: np.ndarray, fg_prob: np.ndarray) -> None:
         index, self.seen = self.seen, self.seen + 1
+        score = self.protocol.add(sample.depth_gt, depth)
+        if score is None:
+            return
         size = sample.depth_gt.shape
-        depth = resize_prediction(depth, size)
         if fg_prob.shape != size:
             fg_prob = cv2.resize(fg_prob, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        pixels = prepare_eval_pixels(sample.depth_gt, depth, self.options.crop, self.scale,
-                                     self.options.min_depth, self.options.max_depth)
-        if pixels.gt.size == 0:
-            return
-        for name, value in compute_depth_errors(pixels.gt, pixels.pred).items():
-            self.image_sums[name] += value
-        self.ratios.append(pixels.ratio)
+        pixels = score.pixels
         source, fg = _foreground_labels(sample, fg_prob)
         self.sources[source] += 1
         classes = sample.classes[pixels.mask] if sample.classes is not None else None
         self.breakdowns.update(pixels.gt, pixels.pred, classes, fg[pixels.mask])
         if index in self.keep:
-            self.examples.append(_example(sample, depth, fg_prob, pixels, self.options))
+            self.examples.append(_example(sample, resize_prediction(depth, size), fg_prob, pixels, self.options))
 
     def result(self) -> EvalResult:
-        count = len(self.ratios)
+        count = self.protocol.images
         if count == 0:
             raise ValueError("no image had valid ground truth; check the GT source and the depth cap")
-        by_range, by_class, by_foreground = self.breakdowns.tables()
+        by_class, by_foreground = self.breakdowns.tables()
+        scaling = {"mode": self.options.scaling, **self.protocol.scale_summary(), "crop": self.options.crop or "none",
+                   "min_depth": self.options.min_depth, "max_depth": self.options.max_depth}
         return EvalResult(
-            metrics={name: value / count for name, value in self.image_sums.items()},
-            num_images=count, num_skipped=self.seen - count,
-            scaling=_scaling_summary(self.options, self.ratios), by_range=by_range, by_class=by_class,
+            metrics=self.protocol.metrics, baseline=self.protocol.baseline, num_images=count,
+            num_skipped=self.seen - count, scaling=scaling, by_range=self.protocol.by_range(), by_class=by_class,
             by_foreground=by_foreground, foreground_source=dict(self.sources), examples=self.examples)
 
 
@@ -214,15 +202,6 @@ def _example_indices(total: int | None, count: int) -> set[int]:
     if count <= 0:
         return set()
     return set(np.linspace(0, max((total or count) - 1, 0), count).astype(int).tolist())
-
-
-def _scaling_summary(options: EvalOptions, ratios: list[float]) -> dict[str, Any]:
-    """Median of the per-image ratios and their spread relative to it (Monodepth2 reports both)."""
-    ratios_arr = np.asarray(ratios)
-    median = float(np.median(ratios_arr))
-    return {"mode": options.scaling, "ratio_median": median,
-            "ratio_std": float(np.std(ratios_arr / median)), "crop": options.crop or "none",
-            "min_depth": options.min_depth, "max_depth": options.max_depth}
 
 
 def _example(sample: EvalSample, depth: np.ndarray, fg_pred: np.ndarray, pixels: EvalPixels,

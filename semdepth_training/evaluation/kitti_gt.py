@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS, velodyne_gt
-from semdepth_training.datasets.splits import SplitEntry
+from semdepth_ros.kitti_split import SplitEntry
 
 GT_SOURCES = ("velodyne", "improved")
 

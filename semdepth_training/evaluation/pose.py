@@ -48,33 +48,39 @@ def frame_pairs(inputs: dict[Any, Any], both_directions: bool = True,
 
 
 class PoseErrors:
-    """Accumulates translation direction cosine, translation error (m) and rotation error (deg) over
-    pairs that move at least ``min_motion`` metres (the errors also over the others)."""
+    """Accumulates translation direction cosine, translation error (m) and rotation error (deg): the
+    cosine over pairs that move at least ``min_motion`` metres, the errors over all pairs.
+
+    ``sums`` (float64: cosine sum, moving pairs, translation error sum, rotation error sum, pairs)
+    is all it keeps, so the sums of several processes add up to the whole set's (the trainer's
+    distributed validation)."""
 
     def __init__(self, min_motion: float = MIN_MOTION) -> None:
         self.min_motion = min_motion
-        self.cosines: list[float] = []
-        self.translation: list[float] = []
-        self.rotation: list[float] = []
+        self.sums = torch.zeros(5, dtype=torch.float64)
+
+    @property
+    def pairs(self) -> int:
+        return int(self.sums[4].item())
 
     def add(self, predicted: torch.Tensor, truth: torch.Tensor, valid: torch.Tensor | None = None) -> None:
         """``predicted``/``truth`` [B,4,4]; ``valid`` [B] (e.g. pose_valid) selects samples."""
         keep = torch.ones(len(truth), dtype=torch.bool) if valid is None else valid.reshape(-1).cpu() > 0
-        predicted, truth = predicted.detach().float().cpu()[keep], truth.detach().float().cpu()[keep]
+        predicted, truth = predicted.detach().double().cpu()[keep], truth.detach().double().cpu()[keep]
         t_pred, t_true = predicted[:, :3, 3], truth[:, :3, 3]
         moving = t_true.norm(dim=1) >= self.min_motion
-        self.cosines += F.cosine_similarity(t_pred[moving], t_true[moving], dim=1).tolist()
-        self.translation += (t_pred - t_true).norm(dim=1).tolist()
+        cosine = F.cosine_similarity(t_pred[moving], t_true[moving], dim=1)
         angle = rotation_error_vector(predicted[:, :3, :3], truth[:, :3, :3]).norm(dim=1).clamp(max=1).asin()
-        self.rotation += torch.rad2deg(angle).tolist()
+        self.sums += torch.stack([cosine.sum(), moving.sum().double(), (t_pred - t_true).norm(dim=1).sum(),
+                                  torch.rad2deg(angle).sum(), torch.tensor(float(len(truth)), dtype=torch.float64)])
 
     def result(self) -> dict[str, float]:
         """pose_cosine (mean over moving pairs), pose_translation_error (mean metres), pose_rotation_error
         (mean degrees), pose_pairs (how many pairs moved)."""
-        def mean(values: list[float]) -> float:
-            return sum(values) / len(values) if values else math.nan
-        return {"pose_cosine": mean(self.cosines), "pose_translation_error": mean(self.translation),
-                "pose_rotation_error": mean(self.rotation), "pose_pairs": len(self.cosines)}
+        cosine, moving, translation, rotation, pairs = self.sums.tolist()
+        return {"pose_cosine": cosine / moving if moving else math.nan,
+                "pose_translation_error": translation / pairs if pairs else math.nan,
+                "pose_rotation_error": rotation / pairs if pairs else math.nan, "pose_pairs": int(moving)}
 
 
 @torch.no_grad()

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
+from semdepth_ros.metrics import BASELINE_LABEL
 from semdepth_ros.visualize import colorize_depth, overlay_mask
 from semdepth_training.evaluation.evaluate import EvalResult, Example
 
@@ -41,15 +42,26 @@ def _breakdown_table(title: str, first: str, table: dict[str, dict[str, float]],
     return lines
 
 
-def markdown_report(result: EvalResult, method: str, training: str = "M+Sem") -> str:
-    """The layout of Semantic-Guided Representation Enhancement, Table 1, then the scaling summary and the
-    breakdowns."""
+def markdown_report(result: EvalResult, method: str, training: str = "M+Sem",
+                    context: dict[str, Any] | None = None) -> str:
+    """The layout of Semantic-Guided Representation Enhancement, Table 1 with the constant-depth baseline
+    as a second row, then what was evaluated (ground truth, frames, crop, scaling, metric scale) and the
+    breakdowns. ``context`` holds the descriptions the command knows: ground_truth, frames, scale, warnings."""
+    context = context or {}
     s = result.scaling
     lines = ["## Depth evaluation", ""] + _header(["Method", "Training"])
     lines.append(_row([method, training], result.metrics))
-    lines += ["", f"{result.num_images} images ({result.num_skipped} without valid ground truth skipped); "
-              f"crop: {s['crop']}; depth capped to ({s['min_depth']:g}, {s['max_depth']:g}] m; "
-              f"scaling: {s['mode']} (ratio median {s['ratio_median']:.3f}, std {s['ratio_std']:.3f})."]
+    lines.append(_row([BASELINE_LABEL, "none"], result.baseline))
+    lines += ["", f"- ground truth: {context.get('ground_truth', 'n/a')}",
+              f"- frames: {context.get('frames', 'n/a')}; {result.num_images} images evaluated "
+              f"({result.num_skipped} without valid ground truth skipped)",
+              f"- crop: {s['crop']}; depth capped to ({s['min_depth']:g}, {s['max_depth']:g}] m",
+              f"- scaling: {_scaling_text(s)}",
+              "- baseline: one depth everywhere, median-scaled per image (the median of the ground truth at "
+              "every pixel), on the same pixels: a model that does not beat it has learnt no depth"]
+    if context.get("scale"):
+        lines.append(f"- metric scale: {context['scale']}")
+    lines += [f"- **WARNING:** {warning}" for warning in context.get("warnings", [])]
     lines += _breakdown_table("Per depth range (as Look Deeper into Depth, Tables 4-7; ranges of the ground truth)",
                               "Range", result.by_range)
     if result.by_class:
@@ -60,6 +72,14 @@ def markdown_report(result: EvalResult, method: str, training: str = "M+Sem") ->
     lines += _breakdown_table(f"Foreground vs background (classes of Semantic-Guided Representation Enhancement, "
                               f"Table 7; labels from {sources})", "Region", result.by_foreground)
     return "\n".join(lines) + "\n"
+
+
+def _scaling_text(s: dict[str, Any]) -> str:
+    if s["mode"] == "median":
+        return (f"median (per image, median GT / prediction; ratio median {s['ratio_median']:.3f}, "
+                f"std/median {s['ratio_std']:.3f})")
+    return (f"fixed x{s['ratio_median']:.4g} (the ground truth asks for x{s['gt_ratio_median']:.4g}, median over "
+            f"images, std/median {s['gt_ratio_std']:.3f})")
 
 
 def _bar_figure(table: dict[str, dict[str, float]], title: str, metrics: tuple[str, ...]) -> Figure:
@@ -108,14 +128,15 @@ def qualitative_figure(examples: list[Example], max_error: float = 0.5) -> Figur
 
 
 def write_report(result: EvalResult, out_dir: str | Path, method: str, training: str = "M+Sem",
-                 config: dict[str, Any] | None = None) -> dict[str, Path]:
+                 config: dict[str, Any] | None = None, context: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write report.md, metrics.json and the PNG figures into ``out_dir``; returns the paths by kind."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "report.md", "json": out / "metrics.json",
              "by_range": out / "error_by_range.png", "by_class": out / "error_by_class.png"}
-    paths["markdown"].write_text(markdown_report(result, method, training))
-    paths["json"].write_text(json.dumps({"method": method, "config": config or {}, **result.to_dict()}, indent=2))
+    paths["markdown"].write_text(markdown_report(result, method, training, context))
+    paths["json"].write_text(json.dumps({"method": method, "config": config or {}, **(context or {}),
+                                         **result.to_dict()}, indent=2))
     _bar_figure(result.by_range, "Error by ground-truth depth range", ("abs_rel", "rmse")).savefig(
         paths["by_range"], dpi=100)
     classes = result.by_class or result.by_foreground

@@ -1,0 +1,1 @@
+"""Fine-tuning a node checkpoint on a robot's own rosbag recording (`semdepth adapt`)."""
