@@ -18,6 +18,7 @@ import torch
 from semdepth_ros import __version__
 from semdepth_ros.classes import FOREGROUND_CLASSES
 from semdepth_ros.model import ModelConfig, PoseNet, SemDepthNet
+from semdepth_ros.model.semdepth_net import NEEDS_CLASS_MAPS
 
 FORMAT_NAME = "semdepth_ros.checkpoint"
 FORMAT_VERSION = 1
@@ -82,8 +83,7 @@ def save_checkpoint(path: str | os.PathLike, model: SemDepthNet, meta: Checkpoin
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    stored = dataclasses.replace(
-        meta, model_config=dataclasses.replace(meta.model_config, pretrained_path=None))
+    stored = dataclasses.replace(meta, model_config=meta.model_config.for_checkpoint())
     payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                "meta": stored.to_dict(), "state_dict": _tensors(model, half)}
     if pose_net is not None:
@@ -154,7 +154,9 @@ def describe_architecture(config: ModelConfig) -> str:
     """Short human-readable architecture name for logs and errors, e.g. 'R50+sem+SEEM+attn'."""
     parts = [f"R{config.num_layers}"]
     parts += [name for name, on in (("sem", config.semantic), ("SEEM", config.seem),
-                                    ("attn", config.attention)) if on]
+                                    ("attn", config.attention), ("PAC", config.pac),
+                                    ("lateral", config.lateral_sharing),
+                                    (f"{config.semantic_input}-input", config.semantic_input != "none")) if on]
     return "+".join(parts)
 
 
@@ -163,7 +165,12 @@ def load_checkpoint(path: str | os.PathLike,
     """Build the network the file describes and load its weights, validating every tensor."""
     payload = _read_payload(path)
     meta = _meta(payload, path)
-    model = SemDepthNet(meta.model_config)
+    try:
+        model = SemDepthNet(meta.model_config)
+    except (FileNotFoundError, ValueError) as exc:  # e.g. a TorchScript guide that is not where it was
+        raise CheckpointError(f"{path}: cannot build its network: {exc}") from exc
+    if model.requires_class_maps:
+        raise CheckpointError(f"{path}: {NEEDS_CLASS_MAPS}")
     expected = model.state_dict()
     state = payload.get("state_dict")
     if not isinstance(state, dict):
@@ -202,6 +209,33 @@ def load_pose_net(path: str | os.PathLike) -> PoseNet | None:
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path} holds an unusable pose net: {str(exc).splitlines()[0]}") from exc
     return pose_net.eval()
+
+
+def with_branch_guide(config: ModelConfig) -> ModelConfig:
+    """``config`` with guide_layers / guide_width read from its "branch" guide checkpoint (guide_path),
+    so a user names only the file; other configs come back unchanged."""
+    if config.guide != "branch" or config.guide_path is None:
+        return config
+    guide = read_meta(config.guide_path).model_config
+    if not guide.semantic:
+        raise CheckpointError(f"{config.guide_path} has no semantic branch to guide with ({describe_architecture(guide)})")
+    return dataclasses.replace(config, guide_layers=guide.num_layers, guide_width=guide.width)
+
+
+def load_guide_weights(model: SemDepthNet) -> None:
+    """Copy the encoder and semantic decoder of the "branch" guide checkpoint (config.guide_path) into
+    the model's frozen guide; nothing for other guides."""
+    config = model.config
+    if config.guide != "branch" or config.guide_path is None:
+        return
+    payload = _read_payload(config.guide_path)
+    parts = ("encoder.", "semantic_decoder.")
+    state = {k: v for k, v in payload["state_dict"].items() if k.startswith(parts)}
+    target = model.guide.net.state_dict()
+    if set(state) != set(target) or any(state[k].shape != target[k].shape for k in target):
+        raise CheckpointError(f"{config.guide_path} does not match guide_layers={config.guide_layers}, "
+                              f"guide_width={config.guide_width} (see with_branch_guide)")
+    model.guide.net.load_state_dict({k: v.to(target[k].dtype) for k, v in state.items()})
 
 
 def default_checkpoint_path() -> Path | None:

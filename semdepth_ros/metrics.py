@@ -3,7 +3,8 @@
 The seven metrics are those of Eigen et al. (NIPS 2014) as reported in Semantic-Guided Representation
 Enhancement, Table 1: abs_rel = mean(|d - d*| / d*), sq_rel = mean((d - d*)^2 / d*), rmse, rmse_log
 (natural log) and the threshold accuracies a_k = fraction with max(d / d*, d* / d) < 1.25^k, d* = ground
-truth. Evaluation conventions follow Monodepth2 (which Semantic-Guided Representation Enhancement,
+truth. Pooled breakdowns also give log10 = mean(|log10 d - log10 d*|), the column Look Deeper into Depth,
+Tables 4-7, report instead of sq_rel. Evaluation conventions follow Monodepth2 (which Semantic-Guided Representation Enhancement,
 Sec. 5, builds on): Garg crop, depth capped to (1e-3, 80] m, per-image median scaling for monocular
 models. Both `semdepth evaluate` and the bag tools use this module so their numbers are comparable.
 """
@@ -40,7 +41,7 @@ class DepthErrorAccumulator:
 
     def __init__(self) -> None:
         self.count = 0
-        self._sums = np.zeros(7, dtype=np.float64)
+        self._sums = np.zeros(8, dtype=np.float64)
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
         """Add valid pixels (matching 1-D or N-D arrays of positive depths)."""
@@ -60,6 +61,7 @@ class DepthErrorAccumulator:
             np.count_nonzero(thresh < 1.25),
             np.count_nonzero(thresh < 1.25 ** 2),
             np.count_nonzero(thresh < 1.25 ** 3),
+            np.sum(np.abs(np.log10(gt) - np.log10(pred))),
         )
         self.count += gt.size
 
@@ -69,20 +71,21 @@ class DepthErrorAccumulator:
         self.count += other.count
 
     def compute(self) -> dict[str, float]:
-        """The seven metrics over all pixels added so far (NaN when none were)."""
+        """The seven metrics and log10 over all pixels added so far (NaN when none were)."""
         if self.count == 0:
-            return {name: float("nan") for name in METRIC_NAMES}
+            return {name: float("nan") for name in (*METRIC_NAMES, "log10")}
         mean = self._sums / self.count
         return {"abs_rel": float(mean[0]), "sq_rel": float(mean[1]), "rmse": float(np.sqrt(mean[2])),
                 "rmse_log": float(np.sqrt(mean[3])), "a1": float(mean[4]), "a2": float(mean[5]),
-                "a3": float(mean[6])}
+                "a3": float(mean[6]), "log10": float(mean[7])}
 
 
 def compute_depth_errors(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """The seven metrics on already-valid pixels (see the module docstring for definitions)."""
     acc = DepthErrorAccumulator()
     acc.update(gt, pred)
-    return acc.compute()
+    errors = acc.compute()
+    return {name: errors[name] for name in METRIC_NAMES}
 
 
 def median_scale(gt: np.ndarray, pred: np.ndarray) -> float:

@@ -27,6 +27,7 @@ import torch
 from semdepth_ros.checkpoint import CheckpointMeta, load_checkpoint, resolve_checkpoint
 from semdepth_ros.engine.device_pipeline import DevicePipeline
 from semdepth_ros.engine.networks import build_network
+from semdepth_ros.engine.onnx_export import export_blocker
 from semdepth_ros.engine.options import EngineOptions, resolve
 from semdepth_ros.geometry import depth_to_points, disp_to_depth, scale_intrinsics
 from semdepth_ros.model import SemDepthNet
@@ -59,7 +60,7 @@ class Predictor:
     def __init__(self, model: SemDepthNet, meta: CheckpointMeta, device: str | torch.device = "auto",
                  options: EngineOptions = EngineOptions(), checkpoint_path: str | os.PathLike | None = None) -> None:
         self.device = resolve_device(device)
-        self.options = resolve(options, self.device)
+        self.options = resolve(options, self.device, export_blocker(model.config))
         self.meta = meta
         self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)
         self.model = model.eval()

@@ -148,7 +148,10 @@ def fit_ground_plane(depth: np.ndarray, mask: np.ndarray, K: np.ndarray, setting
     normals = normals[keep] / norms[keep, None]
     offsets = -np.einsum("ij,ij->i", normals, samples[keep, 0])
     residuals = np.abs(points @ normals.T + offsets)                    # [N, hypotheses]
-    inliers = residuals < settings.inlier_tolerance * np.abs(offsets)
+    # One tolerance for every hypothesis, from the candidates' median height below the camera (the
+    # camera height for a ground plane): a tolerance relative to each hypothesis's own distance would
+    # favour far, tilted planes, whose wider band catches more points.
+    inliers = residuals < settings.inlier_tolerance * max(float(np.median(np.abs(points[:, 1]))), 1e-12)
     best = int(np.argmax(inliers.sum(axis=0)))
     fit = _refine(points[inliers[:, best]])
     if fit is None:

@@ -56,6 +56,7 @@ class DataConfig:
     eval_crop: str | None = "garg"         # crop for the per-epoch AbsRel ("garg" for KITTI, None for dense GT)
     options: dict[str, Any] = field(default_factory=dict)
     val_options: dict[str, Any] = field(default_factory=dict)
+    exclude: str | None = None             # JSON {"excluded": [sample indices]} left out of training
     augment_on: str = "auto"
     cache_dir: str | None = None
     cache_max_gb: float = 100.0
@@ -129,6 +130,16 @@ class RunConfig:
 
 
 @dataclass
+class TwoStageConfig:
+    """Semantically-Guided Representation Learning, Sec. 4.3 (semdepth_training.two_stage): train, drop
+    the frames whose foreground the first network put below the RANSAC ground plane, train again."""
+
+    enabled: bool = False
+    threshold: float = 10.0                # pixels at 640x192 (the paper's), scaled to data.height x width
+    below_ground_margin: float = 0.5       # "below" = beyond the plane by this times the camera height
+
+
+@dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -136,6 +147,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossSettings = field(default_factory=LossSettings)
     run: RunConfig = field(default_factory=RunConfig)
+    two_stage: TwoStageConfig = field(default_factory=TwoStageConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -238,6 +250,21 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     raise ValueError(f"{key} must be {hint.__name__}, not {value!r}")
 
 
+SELF_SUPERVISED_ONLY = ("depth_aware_weight", "joint_gradient_weight", "semantic_warp_weight",
+                        "masked_reconstruction", "semantic_smoothness")
+
+
+def _check_supervised(config: TrainConfig) -> None:
+    """Pre-training (loss.mode supervised) has exact labels: the variants' loss terms and two-stage
+    training address self-supervision's weaknesses and are not part of its objective."""
+    on = [f"loss.{name}" for name in SELF_SUPERVISED_ONLY if getattr(config.loss, name)]
+    if config.two_stage.enabled:
+        on.append("two_stage.enabled")
+    if on:
+        raise ValueError(f"loss.mode supervised (pre-training) does not support {', '.join(on)}: these are "
+                         "self-supervised variants; switch them off or use loss.mode self_supervised")
+
+
 def _validate(config: TrainConfig) -> None:
     data, optim, run, loss = config.data, config.optim, config.run, config.loss
     if data.dataset not in DATASETS:
@@ -294,6 +321,13 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"run.max_steps must be >= 1 or null, got {run.max_steps}")
     if run.log_every < 1 or run.image_every < 1:
         raise ValueError("run.log_every and run.image_every must be >= 1")
+    if config.two_stage.threshold < 0 or config.two_stage.below_ground_margin < 0:
+        raise ValueError("two_stage.threshold and two_stage.below_ground_margin must be >= 0")
+    for name in ("depth_aware_weight", "joint_gradient_weight", "semantic_warp_weight"):
+        if getattr(loss, name) < 0:
+            raise ValueError(f"loss.{name} must be >= 0, got {getattr(loss, name)}")
+    if loss.mode == "supervised":
+        _check_supervised(config)
     if run.save_every_steps is not None and run.save_every_steps < 1:
         raise ValueError(f"run.save_every_steps must be >= 1 or null, got {run.save_every_steps}")
     if run.save_every_minutes is not None and run.save_every_minutes <= 0:

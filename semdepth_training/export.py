@@ -9,7 +9,8 @@ runs online).
 
 ONNX covers deployments without PyTorch (TensorRT, ONNX Runtime, OpenVINO): the runtime's exporter
 (`semdepth_ros.engine.onnx_export`) writes the network at the checkpoint's fixed input size, checked
-against PyTorch with onnxruntime before it is kept.
+against PyTorch with onnxruntime before it is kept. The variants export too (docs/variants.md), except
+a network whose frozen guide is a TorchScript file.
 """
 from __future__ import annotations
 

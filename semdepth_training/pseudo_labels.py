@@ -28,6 +28,7 @@ from tqdm import tqdm
 from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, IGNORE_ID, foreground_from_train_ids
 from semdepth_ros.imageio import read_rgb, read_train_ids
 from semdepth_ros.kitti_split import read_split
+from semdepth_ros.predictor import Predictor
 from semdepth_training.datasets.image_folder import IMAGE_SUFFIXES, ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS
 
@@ -158,6 +159,27 @@ def load_segmenter(spec: str, device: str = "cpu") -> Segmenter:
     if not sep or not module_name or not function:
         raise ValueError(f"segmenter {spec!r} is neither a model file nor 'module:function'")
     return getattr(importlib.import_module(module_name), function)
+
+
+def labels_from_checkpoint(targets: Iterable[LabelTarget], checkpoint: str | os.PathLike,
+                           device: str = "cpu") -> int:
+    """Foreground masks from a semdepth checkpoint's own semantic head (no class ids, so no ``classes/``).
+
+    Why: with no segmentation model for real images, the synthetically pre-trained network's masks are
+    the labels that keep its semantic head alive while depth fine-tunes on real video (as ``semdepth
+    adapt`` does with the initial network). They are pseudo labels, never ground truth.
+    """
+    predictor = Predictor.load(checkpoint, device)
+    if not predictor.meta.model_config.semantic:
+        raise LabelError(f"{checkpoint}: this checkpoint has no semantic head, so it gives no foreground")
+    count = 0
+    for target in tqdm(list(targets), desc="foreground from checkpoint", unit="image"):
+        image = read_rgb(target.image)
+        mask = predictor.predict(image, output="input", with_points=False).mask
+        target.fg_mask.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target.fg_mask), mask.astype(np.uint8) * np.uint8(255))
+        count += 1
+    return count
 
 
 def labels_from_model(targets: Iterable[LabelTarget], segmenter: Segmenter, keep_classes: bool = True) -> int:

@@ -128,9 +128,11 @@ def compute_supervised_losses(inputs: dict, outputs: dict, poses: dict[int, torc
     return LossResult(total, terms, full_depth.detach(), automask, warped.detach())
 
 
-def compute_objective(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor],
-                      settings: LossSettings) -> LossResult:
-    """The training objective ``settings.mode`` selects: the self-supervised Eq. 9 or pre-training."""
+def compute_objective(inputs: dict, outputs: dict, poses: dict[int, torch.Tensor], settings: LossSettings,
+                      metric_scale: float | None = None) -> LossResult:
+    """The training objective ``settings.mode`` selects: the self-supervised Eq. 9 (with its variant
+    terms; ``metric_scale``: network depth -> the ground truth's metres for their supervised terms,
+    None scales per image by the median) or pre-training, whose depth is metres already."""
     if settings.mode == "supervised":
         return compute_supervised_losses(inputs, outputs, poses, settings)
-    return compute_losses(inputs, outputs, poses, settings)
+    return compute_losses(inputs, outputs, poses, settings, metric_scale)

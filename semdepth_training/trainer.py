@@ -1,4 +1,5 @@
-"""The self-supervised training loop (seed 000 Sec. 3-5.1, on the Monodepth2 regime).
+"""The training loop: self-supervised (Semantic-Guided Representation Enhancement, Sec. 3-5.1, on the
+Monodepth2 regime), or the synthetic pre-training on exact labels (``loss.mode: supervised``).
 
 One :class:`Trainer` owns the depth/semantic network, the pose network, Adam + StepLR, the AMP
 GradScaler and the run folder::
@@ -35,16 +36,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
+from semdepth_ros.checkpoint import CheckpointMeta, load_guide_weights, save_checkpoint, with_branch_guide
 from semdepth_ros.geometry import pose_vec_to_matrix
 from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
 from semdepth_ros.model import PoseNet, SemDepthNet
+from semdepth_ros.model.guide import foreground_ids
 from semdepth_ros.model.pose_net import POSE_SCALE
 from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import OptimConfig, TrainConfig, save_config
 from semdepth_training.datasets import SampleDataset, build_train_val
 from semdepth_training.datasets.augment import upload
+from semdepth_training.datasets.base import FrameSubset, read_excluded
 from semdepth_training.datasets.batch import collate_expanded, expand_batch, is_compact
 from semdepth_training.distributed import World
 from semdepth_training.evaluation.pose import PoseErrors, pose_net_predictor, score_pairs
@@ -73,8 +76,12 @@ def build_datasets(config: TrainConfig, run_dir: Path,
     when given, downloaded otherwise). A synthetic validation set defaults to seed ``run.seed + 1``,
     i.e. different streets from the training ones. Each kind's rules live in the dataset registry.
     With ``data.cache_dir`` the frame cache is built here (``progress``: its progress bar).
+    ``data.exclude`` leaves training samples out (two-stage training, semdepth_training.two_stage).
     """
-    return build_train_val(config.data, config.run.seed, run_dir, config.run.validate, progress)
+    train, val = build_train_val(config.data, config.run.seed, run_dir, config.run.validate, progress)
+    if config.data.exclude is not None:
+        train = FrameSubset.excluding(train, read_excluded(config.data.exclude))
+    return train, val
 
 
 class DepthBranch(nn.Module):
@@ -87,8 +94,9 @@ class DepthBranch(nn.Module):
         self.model = model
         self.scales = tuple(scales)
 
-    def forward(self, images: torch.Tensor) -> dict[Any, torch.Tensor]:
-        return {k: v for k, v in self.model(images).items() if isinstance(k, tuple) and k[1] in self.scales}
+    def forward(self, images: torch.Tensor, classes: torch.Tensor | None = None) -> dict[Any, torch.Tensor]:
+        outputs = self.model(images, classes)
+        return {k: v for k, v in outputs.items() if isinstance(k, tuple) and k[1] in self.scales}
 
 
 class PoseBranch(nn.Module):
@@ -131,7 +139,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
                  world: World | None = None) -> None:
-        self.config = config
+        # A "branch" guide's architecture comes from its checkpoint file, so users name only the file.
+        self.config = config = dataclasses.replace(config, model=with_branch_guide(config.model))
         self.run_dir = Path(run_dir)
         self.world = world or World(resolve_device(config.run.device))
         self.device = self.world.device
@@ -158,6 +167,7 @@ class Trainer:
         self.model = SemDepthNet(config.model)
         self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path, config.pose.translation_scale)
         self.init_info = None if init is None else init.apply(self.model, self.pose_net, config, say=self._say)
+        load_guide_weights(self.model)  # after --init: the guide the config names wins
         self.wall_time = 0.0      # seconds spent in this run so far (all sessions)
         self._session_start = time.monotonic()
         if config.run.sync_batchnorm and self.world.distributed:
@@ -341,11 +351,11 @@ class Trainer:
         """The objective of one step, on device inputs: networks on jittered colour, losses on the
         original colour (the place for another training stage to change what is minimised)."""
         with self._autocast():
-            outputs = self.depth_module(inputs[("color_aug", 0, 0)])
+            outputs = self.depth_module(inputs[("color_aug", 0, 0)], self.input_classes(inputs))
         poses = self.predict_poses(inputs, self.pose_module)
         # Losses in fp32 outside autocast: SSIM variances and BCE are not half-precision safe.
         outputs = {k: v.float() for k, v in outputs.items()}
-        result = self.losses(inputs, outputs, poses, self.config.loss)
+        result = self.losses(inputs, outputs, poses, self.config.loss, self.metric_scale)
         pose = self.config.pose
         if pose.odometry_weight > 0:  # the pose net anchored to the recording's odometry (semdepth adapt)
             result = with_odometry_term(result, poses, inputs, 1.0 / pose.dataset_scale, pose.odometry_weight)
@@ -359,6 +369,23 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return result, outputs
+
+    def input_classes(self, inputs: dict[Any, Any]) -> torch.Tensor | None:
+        """SIGNet's input class maps from the data (train ids, or foreground for the 2-class set) when
+        the network takes them and every sample of the batch has them; else None (the guide's)."""
+        model = self.config.model
+        if model.semantic_input == "none" or not bool(inputs["classes_valid"].all()):
+            return None
+        ids = inputs[("classes", 0)]
+        return foreground_ids(ids) if model.semantic_input_classes == "foreground" else ids
+
+    @property
+    def metric_scale(self) -> float | None:
+        """The factor that turns this run's depth into metres, None when it has no metric scale:
+        pre-training learns metres (1), dataset poses fix the scale to ``pose.dataset_scale``."""
+        if self.config.loss.mode == "supervised":
+            return 1.0
+        return self.config.pose.dataset_scale if self.config.pose.source == "dataset" else None
 
     def _end_epoch(self, writer: Any) -> None:
         self.scheduler.step()
@@ -378,13 +405,14 @@ class Trainer:
     def validate(self) -> dict[str, float] | None:
         """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
         ground truth, so image folders get a validation signal too), where ``depth_valid`` the
-        median-scaled depth metrics vs ``depth_gt`` averaged over images (seed 000 Table 1 protocol,
-        via semdepth_ros.metrics). A run whose depth is metric (pre-training, dataset poses) adds
-        ``metric_abs_rel`` (no median scaling). Where the frames have camera poses and the pose net is
-        trained, its errors against the true motion, every pair scored in both temporal orders
-        (:mod:`semdepth_training.evaluation.pose`): ``pose_cosine`` (translation direction, pairs moving
-        >= 0.1 m), ``pose_rotation_error`` (degrees), ``pose_pairs`` and, when the pose net is metric
-        (pre-training), ``pose_translation_error`` (metres). None without a validation set.
+        median-scaled depth metrics vs ``depth_gt`` averaged over images (the protocol of
+        Semantic-Guided Representation Enhancement, Table 1, via semdepth_ros.metrics). A run whose
+        depth is metric (pre-training, dataset poses) adds ``metric_abs_rel`` (no median scaling). Where
+        the frames have camera poses and the pose net is trained, its errors against the true motion,
+        every pair scored in both temporal orders (:mod:`semdepth_training.evaluation.pose`):
+        ``pose_cosine`` (translation direction, pairs moving >= 0.1 m), ``pose_rotation_error``
+        (degrees), ``pose_pairs`` and, when the pose net is metric (pre-training),
+        ``pose_translation_error`` (metres). None without a validation set.
 
         Distributed, each rank scores every world_size-th frame with rank 0's BatchNorm statistics
         and the sums are added up, so every rank returns the metrics of the whole set.
@@ -398,7 +426,7 @@ class Trainer:
         self.pose_net.eval()
         photometric, frames = 0.0, 0
         sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
-        metric_scale, metric_abs_rel = self.metric_scale(), 0.0
+        metric_scale, metric_abs_rel = self.metric_scale, 0.0
         pose_errors = PoseErrors() if self.config.pose.source == "network" else None
         predict = pose_net_predictor(self.pose_net)
         shard = range(self.world.rank, len(self.val_set), self.world.size)
@@ -406,11 +434,13 @@ class Trainer:
         for batch in self._loader(self.val_set, shard, 0):
             inputs = self.prepare_batch(batch)
             with self._autocast():
-                outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format))
+                outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format),
+                                     self.input_classes(inputs))
             if pose_errors is not None and bool(inputs["pose_valid"].any()):
                 score_pairs(predict, inputs, pose_errors)  # fp32
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-            result = compute_losses(inputs, outputs, self.predict_poses(inputs, self.pose_branch), self.config.loss)
+            result = compute_losses(inputs, outputs, self.predict_poses(inputs, self.pose_branch), self.config.loss,
+                                    metric_scale)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()
@@ -446,13 +476,6 @@ class Trainer:
             metrics.update(pose)
         return metrics
 
-    def metric_scale(self) -> float | None:
-        """The factor that turns this run's depth into metres, None when it has no metric scale:
-        pre-training learns metres (1), dataset poses fix the scale to ``pose.dataset_scale``."""
-        if self.config.loss.mode == "supervised":
-            return 1.0
-        return self.config.pose.dataset_scale if self.config.pose.source == "dataset" else None
-
     # ---------------------------------------------------------------- logging
     def _log_scalars(self, writer: Any, result: LossResult, rate: float) -> None:
         """Loss terms averaged over ranks (every rank takes part), written by rank 0."""
@@ -485,7 +508,7 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_meta(self) -> CheckpointMeta:
         cfg = self.config
-        scale = self.metric_scale()
+        scale = self.metric_scale
         source = "none" if scale is None else ("synthetic metric depth" if cfg.loss.mode == "supervised"
                                                else "dataset poses")
         wall_time = self.wall_time + time.monotonic() - self._session_start

@@ -30,7 +30,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised R18 network with every seed-000 part on, at 64x192."""
+    """A randomly initialised R18 network with every part of Semantic-Guided Representation Enhancement on, at
+    64x192."""
     from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
     from semdepth_ros.model import ModelConfig, SemDepthNet
     import torch

@@ -147,7 +147,8 @@ def test_time_reversal_swaps_frames_and_motion_consistently() -> None:
 def test_labels_travel_through_the_compact_format_and_the_batched_expansion() -> None:
     """What the loader workers return (compact samples) expanded batched as on the GPU: each sample's
     depth, sky, foreground, K and relative poses are its own labels, flipped with its image and
-    time-reversed with its frames; colour jitter changes the network input and nothing else."""
+    time-reversed with its frames (class maps too); colour jitter changes the network input and nothing
+    else."""
     config = SynthConfig(height=H, width=W, num_frames=4, realism="fast")
     dataset = SyntheticDataset(2, config, H, W, augment=True, reverse_time=True)
     draws = {}
@@ -168,6 +169,8 @@ def test_labels_travel_through_the_compact_format_and_the_batched_expansion() ->
             source = -f if reverse else f
             image = torch.from_numpy(np.ascontiguousarray(mirror(raw.images[source]))).permute(2, 0, 1) / 255.0
             assert torch.equal(batch[("color", f, 0)][i], image)
+            classes = torch.from_numpy(np.ascontiguousarray(mirror(raw.classes[source]))).long()
+            assert torch.equal(batch[("classes", f)][i], classes)  # SIGNet's class maps travel with their frame
             if f:
                 truth = np.linalg.inv(raw.poses[source]) @ raw.poses[0]
                 if flip:
@@ -372,6 +375,30 @@ def test_pretrain_command_is_train_in_supervised_mode(tmp_path: Path, capsys: py
     assert saved.loss.mode == "supervised" and saved.model.width == 0.5  # the shipped config, stage forced
     assert "metric_abs_rel" in capsys.readouterr().out
     assert read_meta(out / "models" / "last.pt").provenance["stage"] == "synthetic pre-training (ImageNet substitute)"
+
+
+def test_pretraining_takes_the_model_variants_and_refuses_the_self_supervised_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Model switches of docs/variants.md pre-train too (SIGNet's class-map input from the synthetic
+    labels, lateral sharing); the variants' self-supervised loss terms and two-stage training are a
+    one-line config error in supervised mode."""
+    out = tmp_path / "run"
+    args = ["pretrain", "--out", str(out), "--device", "cpu", "--max-steps", "1",
+            "--set", "data.height=64", "--set", "data.width=192", "--set", "data.num_workers=0",
+            "--set", "data.options={num_sequences: 2, config: {num_frames: 3, realism: fast}}",
+            "--set", "run.validate=false", "--set", "optim.batch_size=2", "--set", "model.width=0.25"]
+    variant = ["--set", "model.semantic_input=onehot", "--set", "model.semantic_input_edges=true",
+               "--set", "model.lateral_sharing=true"]
+    assert semdepth_main(args + variant) == 0
+    saved = load_config(out / "config.yaml")
+    assert saved.loss.mode == "supervised" and saved.model.semantic_input == "onehot" and saved.model.lateral_sharing
+    assert (out / "models" / "last.pt").is_file()
+    capsys.readouterr()
+    for switch in ("loss.depth_aware_weight=0.1", "loss.semantic_warp_weight=0.1", "loss.masked_reconstruction=true",
+                   "loss.semantic_smoothness=true", "two_stage.enabled=true"):
+        assert semdepth_main(args + ["--out", str(tmp_path / "refused"), "--set", switch]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "loss.mode supervised" in err and switch.split("=")[0] in err and "\n" not in err, err
 
 
 @pytest.mark.parametrize("name", ["pretrain_synthetic_r18", "pretrain_synthetic_r18_192x640"])

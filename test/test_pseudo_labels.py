@@ -138,3 +138,30 @@ def test_label_ids_and_colour_maps_are_rejected() -> None:
         check_train_ids(np.array([[7, 26]]), "labels.png")  # Cityscapes label ids road=7, car=26
     with pytest.raises(LabelError, match="single-channel"):
         check_train_ids(np.zeros((2, 2, 3)), "colour.png")
+
+
+def test_checkpoint_semantic_head_labels_kitti_frames(tmp_path: Path, tiny_checkpoint: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`--checkpoint`: the network's own foreground, at each image's size, 0/255, and no classes/ (it has
+    no class ids); a network without a semantic head is one clear error."""
+    from semdepth_ros.checkpoint import CheckpointMeta, save_checkpoint
+    from semdepth_ros.model import ModelConfig, SemDepthNet
+    from semdepth_ros.predictor import Predictor
+
+    root = tmp_path / "kitti"
+    images = _kitti_tree(root, frames=3)
+    assert main(["pseudo-labels", "--data", str(root), "--checkpoint", str(tiny_checkpoint)]) == 0
+    predictor = Predictor.load(tiny_checkpoint, "cpu")
+    for image in images:
+        mask = cv2.imread(str(image.parent.parent / "fg_mask" / image.name), cv2.IMREAD_UNCHANGED)
+        assert mask.shape == (8, 12) and set(np.unique(mask)) <= {0, 255}
+        rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+        expected = predictor.predict(rgb, output="input", with_points=False).mask
+        np.testing.assert_array_equal(mask // 255, expected)
+    assert not (images[0].parent.parent / "classes").exists()
+    plain = tmp_path / "plain.pt"
+    config = ModelConfig(num_layers=18, semantic=False, seem=False, attention=False)
+    save_checkpoint(plain, SemDepthNet(config), CheckpointMeta(model_config=config, input_height=64, input_width=192))
+    capsys.readouterr()
+    assert main(["pseudo-labels", "--data", str(root), "--checkpoint", str(plain)]) != 0
+    assert "no semantic head" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 Representation Learning, Sec. 4.3)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,17 @@ def test_other_modes_are_one_factor(mode: str, expected: float) -> None:
 def test_unknown_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="scale_mode must be one of"):
         scale_policy("metric", 1.0)
+
+
+def test_ground_plane_of_a_learned_depth_map_is_the_road() -> None:
+    """A network's depth of a street whose camera is 1.65 m above the road: the fit is the road, not a
+    far plane tilted by ~20 degrees (which a tolerance relative to each hypothesis's own distance,
+    hence wider for far planes, used to prefer: distance 4.1 m here)."""
+    data = np.load(Path(__file__).parent / "data" / "plane_fit" / "street_64x192.npz")
+    depth = data["depth"].astype(np.float32)
+    foreground = np.unpackbits(data["foreground"])[:depth.size].reshape(depth.shape)
+    for seed in range(5):
+        fit = fit_ground_plane(depth, foreground, data["K"].astype(np.float64), GroundPlaneSettings(),
+                               np.random.default_rng(seed))
+        assert fit is not None and abs(fit.distance - 1.65) < 0.15, fit
+        assert abs(fit.normal[1]) > 0.99, fit

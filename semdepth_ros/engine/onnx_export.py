@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from semdepth_ros.checkpoint import CheckpointMeta
-from semdepth_ros.model import SemDepthNet
+from semdepth_ros.model import ModelConfig, SemDepthNet
 
 ONNX_OPSET = 17
 # Max |onnxruntime - PyTorch| on the sigmoid outputs; CPU runs agree to ~1e-7, the margin covers
@@ -49,6 +49,13 @@ class InferenceNetwork(nn.Module):
         return disp, outputs.get(("fg", 0), torch.zeros_like(disp))
 
 
+def export_blocker(config: ModelConfig) -> str | None:
+    """Why networks of ``config`` cannot be exported to ONNX (None: they can)."""
+    if config.guide == "torchscript":
+        return "a network with a TorchScript guide (the ONNX tracer cannot enter a loaded TorchScript module)"
+    return None
+
+
 def export_onnx_bytes(model: SemDepthNet, meta: CheckpointMeta,
                       tolerance: float = ONNX_TOLERANCE) -> tuple[bytes, dict[str, Any]]:
     """(ONNX file contents, verification numbers) of an fp32 copy of ``model`` on the CPU.
@@ -57,6 +64,9 @@ def export_onnx_bytes(model: SemDepthNet, meta: CheckpointMeta,
     onnxscript package, which the project does not depend on. Raises OnnxExportError when the export
     fails or onnxruntime (when installed) disagrees with PyTorch by more than ``tolerance``.
     """
+    blocker = export_blocker(model.config)
+    if blocker is not None:
+        raise OnnxExportError(f"ONNX export is not supported: {blocker}; use a 'branch' guide, or the checkpoint")
     network = InferenceNetwork(_fp32_cpu_copy(model)).eval()
     generator = torch.Generator().manual_seed(0)
     shape = (1, 3, meta.input_height, meta.input_width)

@@ -38,8 +38,9 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def resolve(options: EngineOptions, device: torch.device) -> EngineOptions:
-    """``options`` with 'auto' and None made concrete for ``device``; EngineError for what cannot run here."""
+def resolve(options: EngineOptions, device: torch.device, export_blocker: str | None = None) -> EngineOptions:
+    """``options`` with 'auto' and None made concrete for ``device``; EngineError for what cannot run here.
+    ``export_blocker``: why the network cannot be exported to ONNX (then 'auto' stays on PyTorch)."""
     if options.backend not in BACKENDS:
         raise EngineError(f"backend must be one of {', '.join(BACKENDS)}, not '{options.backend}'")
     if options.precision not in PRECISIONS:
@@ -47,12 +48,16 @@ def resolve(options: EngineOptions, device: torch.device) -> EngineOptions:
     cuda = device.type == "cuda"
     backend = options.backend
     if backend == "auto":
-        runtimes = [name for name in CPU_RUNTIMES if installed(name)] if not cuda and options.precision == "fp32" else []
+        onnx_ok = not cuda and options.precision == "fp32" and export_blocker is None
+        runtimes = [name for name in CPU_RUNTIMES if installed(name)] if onnx_ok else []
         backend = runtimes[0] if runtimes else "torch"
     for name, module, extra in (("onnxruntime", "onnxruntime", "export"), ("openvino", "openvino", "openvino")):
         if backend == name and not installed(module):
             raise EngineError(f"backend '{name}' needs the {module} package (pip install "
                               f"'semdepth_ros[{extra}]'); use backend 'torch'")
+    if backend != "torch" and export_blocker is not None:
+        raise EngineError(f"backend '{backend}' runs an ONNX export, which is not supported for {export_blocker}; "
+                          "use backend 'torch'")
     if backend == "openvino" and cuda:
         raise EngineError("backend 'openvino' runs on the CPU; use device 'cpu' or backend 'torch' on CUDA")
     if backend != "torch" and options.precision != "fp32":

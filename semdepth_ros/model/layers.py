@@ -1,4 +1,5 @@
-"""Decoder building blocks shared by the depth and semantic decoders (seed 000 App. A.1 Table 4)."""
+"""Decoder building blocks shared by the depth and semantic decoders (Semantic-Guided Representation Enhancement,
+App. A.1 Table 4)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

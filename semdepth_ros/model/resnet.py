@@ -81,13 +81,17 @@ _TORCHVISION_DEPTHS = {("basic", (2, 2, 2, 2)): 18, ("basic", (3, 4, 6, 3)): 34,
 
 
 class ResNetEncoder(nn.Module):
-    """ResNet trunk returning econv0..econv4 at /2, /4, /8, /16, /32 (seed 000 Table 4 inputs).
+    """ResNet trunk returning econv0..econv4 at /2, /4, /8, /16, /32 (Semantic-Guided Representation Enhancement,
+    Table 4 inputs).
 
     ``num_input_images`` > 1 stacks frames along channels (the pose net sees a pair as 6 channels).
+    ``extra_channels`` are maps concatenated to the normalised RGB (SIGNet, Sec. 4.1: class maps and
+    edges), so the first convolution takes 3 + extra channels.
     """
 
     def __init__(self, num_layers: int = 18, num_input_images: int = 1,
-                 pretrained_path: str | os.PathLike | None = None, width: float = 1.0) -> None:
+                 pretrained_path: str | os.PathLike | None = None, width: float = 1.0,
+                 extra_channels: int = 0) -> None:
         super().__init__()
         if num_layers not in ARCHITECTURES:
             raise ValueError(f"num_layers must be one of {sorted(ARCHITECTURES)}, not {num_layers!r}")
@@ -95,9 +99,10 @@ class ResNetEncoder(nn.Module):
             raise ValueError(f"num_input_images must be >= 1, not {num_input_images}")
         self.num_layers = num_layers
         self.num_input_images = num_input_images
+        self.extra_channels = extra_channels
         block, counts = ARCHITECTURES[num_layers]
         stem, *stage_planes = scaled_channels((64, 64, 128, 256, 512), width)
-        self.conv1 = nn.Conv2d(3 * num_input_images, stem, 7, 2, 3, bias=False)
+        self.conv1 = nn.Conv2d(3 * num_input_images + extra_channels, stem, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
@@ -123,8 +128,12 @@ class ResNetEncoder(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, images: torch.Tensor, extra: torch.Tensor | None = None) -> list[torch.Tensor]:
         x = (images - INPUT_MEAN) / INPUT_STD
+        if (extra is None) != (self.extra_channels == 0):
+            raise ValueError(f"this encoder takes {self.extra_channels} extra input channels")
+        if extra is not None:
+            x = torch.cat([x, extra.to(x.dtype)], 1)
         econv0 = self.relu(self.bn1(self.conv1(x)))
         econv1 = self.layer1(self.maxpool(econv0))
         econv2 = self.layer2(econv1)
@@ -137,6 +146,7 @@ class ResNetEncoder(nn.Module):
 
         ``fc.*`` is ignored. With several input images conv1 is replicated per image and divided by
         their number (as Monodepth2 does) so a stack of identical frames gives the single-image response.
+        Extra input channels (SIGNet's class maps) start with zero weights: the RGB response is ImageNet's.
         Raises FileNotFoundError for a missing file, ValueError for anything that is not this architecture.
         """
         path = Path(path)
@@ -152,6 +162,10 @@ class ResNetEncoder(nn.Module):
         if self.num_input_images > 1 and "conv1.weight" in state:
             n = self.num_input_images
             state["conv1.weight"] = torch.cat([state["conv1.weight"]] * n, 1) / n
+        if self.extra_channels and "conv1.weight" in state:
+            rgb = state["conv1.weight"]
+            state["conv1.weight"] = torch.cat([rgb, rgb.new_zeros(rgb.shape[0], self.extra_channels,
+                                                                  *rgb.shape[2:])], 1)
         self._check_compatible(path, state)
         self.load_state_dict(state, strict=False)  # only num_batches_tracked may be absent (old files)
 

@@ -5,7 +5,8 @@ splits/eigen/test_files.txt` (Velodyne GT, Garg crop, median scaling; the GT is 
 run). Improved GT: `--split splits/eigen_benchmark/test_files.txt --gt improved [--gt-root ANNOTATED]`.
 Without --checkpoint the default model is evaluated (as predict and eval-bag do). Writes report.md (in
 the layout of Semantic-Guided Representation Enhancement, Table 1, with the constant-depth baseline as a
-second row), metrics.json and PNG figures to --out.
+second row), metrics.json and PNG figures to --out. `--low-light` evaluates at several darkness levels
+instead (SIGNet, Fig. 6).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from semdepth_ros.predictor import Predictor
 from semdepth_training.evaluation.evaluate import SCALINGS, EvalOptions, evaluate
 from semdepth_training.evaluation.kitti_gt import GT_SOURCES
 from semdepth_training.datasets import DATASETS, build_eval_dataset
+from semdepth_training.evaluation.low_light import DARKNESS_LEVELS, NOISE_LEVELS, evaluate_low_light, write_low_light
 from semdepth_training.evaluation.samples import eval_samples
 from semdepth_training.evaluation.report import write_report
 from semdepth_training.pseudo_labels import LabelError
@@ -58,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=4, help="rows in the qualitative figure")
     parser.add_argument("--method", default=None, help="row label in the table (default: checkpoint name)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<checkpoint>)")
+    low = parser.add_argument_group("low-light robustness (SIGNet, Fig. 6)")
+    low.add_argument("--low-light", action="store_true",
+                     help="evaluate at several darkness levels instead (low_light.md/.json/.png in --out)")
+    low.add_argument("--darkness", type=float, nargs="+", default=list(DARKNESS_LEVELS),
+                     help="darkness = 1 - intensity per level, each in [0, 1)")
+    low.add_argument("--noise", type=float, default=NOISE_LEVELS, help="read noise std in 8-bit levels (0: none)")
+    low.add_argument("--gamma", type=float, default=1.0, help="x^gamma before darkening (> 1 crushes shadows)")
 
 
 def default_gt_cache(split: Path | None, gt: str) -> Path | None:
@@ -115,6 +124,26 @@ def _scale_check(options: EvalOptions, meta: CheckpointMeta, scaling: dict[str, 
     return text, [warning] if warning else []
 
 
+def _run_low_light(args: argparse.Namespace, predictor: Predictor, dataset: Any, make_samples, total: int) -> int:
+    if not all(0.0 <= d < 1.0 for d in args.darkness):
+        print(f"error: --darkness values must be in [0, 1), got {args.darkness}")
+        return 2
+    options = _options(args, predictor.meta.scale_factor)
+    rows = evaluate_low_light(predictor, make_samples, total, options, args.darkness, args.noise, args.gamma)
+    stem = Path(predictor.checkpoint_path).stem
+    method = args.method or stem
+    protocol = (f"Ground truth: {_ground_truth(args)}; frames: {_frames(args, dataset, total)}; crop: "
+                f"{options.crop or 'none'}; scaling: {options.scaling}.")
+    paths = write_low_light(rows, args.out or Path(f"eval_{stem}"), method, args.noise, args.gamma, protocol,
+                            {"checkpoint": predictor.checkpoint_path, "data": str(args.data), "kind": args.kind})
+    for row in rows:
+        m = row["metrics"]
+        print(f"darkness {row['darkness']:.2f}: abs_rel {m['abs_rel']:.3f} sq_rel {m['sq_rel']:.3f} "
+              f"rmse {m['rmse']:.3f} a1 {m['a1']:.3f}")
+    print(f"report: {paths['markdown']}; figure: {paths['figure']}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         predictor = Predictor.load(args.checkpoint, device=args.device)
@@ -130,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
     samples, total = eval_samples(dataset, args.gt, args.gt_root, cache), len(dataset)
     if args.max_frames is not None:
         samples, total = islice(samples, args.max_frames), min(total, args.max_frames)
+    if args.low_light:
+        return _run_low_light(args, predictor, dataset, lambda: islice(eval_samples(dataset, args.gt, args.gt_root, cache),
+                                                               total), total)
     try:
         result = evaluate(predictor, samples, total, _options(args, meta.scale_factor))
     except (FileNotFoundError, LabelError) as error:  # a GT file or label PNG missing or malformed

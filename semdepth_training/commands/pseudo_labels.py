@@ -3,6 +3,8 @@
 Foreground is the class list of Semantic-Guided Representation Enhancement, Table 7.
 
 Sources, in order: ``--model`` (your segmentation model: 'module:function' or a TorchScript/.pt2 file),
+``--checkpoint`` (a semdepth checkpoint's own semantic head: foreground only, e.g. the synthetically
+pre-trained network before fine-tuning on real video),
 ``--labels`` (train-id PNGs mirroring the dataset's image paths), else train-id PNGs already in
 ``classes/`` beside the images. Writes ``fg_mask/<name>.png`` (0/255) beside the images, plus
 ``classes/`` copies for the per-class evaluation unless ``--no-classes``.
@@ -12,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from semdepth_training.pseudo_labels import (KINDS, find_targets, labels_from_model, labels_from_pngs,
-                                             load_segmenter)
+from semdepth_training.pseudo_labels import (KINDS, find_targets, labels_from_checkpoint, labels_from_model,
+                                             labels_from_pngs, load_segmenter)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--model", default=None,
                         help="segmentation hook: 'module:function' (HxWx3 uint8 RGB -> HxW train ids) or a "
                              "TorchScript/.pt2 file (1x3xHxW float in [0,1] -> 1xCxHxW scores or HxW ids)")
-    parser.add_argument("--device", default="cpu", help="device for a --model file (cpu, cuda)")
+    source.add_argument("--checkpoint", type=Path, default=None,
+                        help="a semdepth checkpoint: its semantic head's foreground becomes the fg_mask labels "
+                             "(no classes/); pseudo labels for fine-tuning, never ground truth")
+    parser.add_argument("--device", default="cpu", help="device for a --model file or --checkpoint (cpu, cuda)")
     parser.add_argument("--no-classes", action="store_true", help="do not keep train-id copies in classes/")
 
 
@@ -37,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: no images found under {args.data} ({args.kind} layout)")
         return 1
     keep = not args.no_classes
-    if args.model is not None:
+    if args.checkpoint is not None:
+        count = labels_from_checkpoint(targets, args.checkpoint, args.device)
+    elif args.model is not None:
         count = labels_from_model(targets, load_segmenter(args.model, args.device), keep)
     else:
         count = labels_from_pngs(targets, args.data, args.labels, keep)

@@ -5,6 +5,8 @@ Ctrl-C (or SIGTERM) stops after the current step and saves; `--resume` continues
 exactly where it stopped, from its own config.yaml unless --config is given. `--init CHECKPOINT`
 starts from a checkpoint's weights (the synthetic pre-training of `semdepth pretrain`). On several
 GPUs or machines the same arguments go to `torchrun ... -m semdepth_training train` (docs/training.md).
+With `two_stage.enabled: true` (Semantically-Guided Representation Learning, Sec. 4.3) the run folder
+holds stage1/, excluded_frames.json and stage2/ (the final model); two-stage training runs in one process.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from semdepth_training.config import DEVICES, load_config
 from semdepth_training.distributed import init_world
 from semdepth_training.trainer import CONFIG_FILE, Trainer
+from semdepth_training.two_stage import run_two_stage
 
 
 CONFIG_HELP = "training YAML (config/train/*.yaml); default: defaults, or RUN_DIR/config.yaml with --resume"
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace, forced: dict[str, object] | None = None) -> in
     config_path = args.config
     if config_path is None and args.resume:
         config_path = args.out / CONFIG_FILE
+        if not config_path.is_file():  # a two-stage run keeps its config in its stages
+            config_path = args.out / "stage1" / CONFIG_FILE
         if not config_path.is_file():
             raise FileNotFoundError(f"cannot resume: {args.out} holds no run ({CONFIG_FILE} missing)")
     if args.resume and args.init is not None:
@@ -52,12 +57,20 @@ def run(args: argparse.Namespace, forced: dict[str, object] | None = None) -> in
     config = load_config(config_path, args.overrides, {**values, **(forced or {})})
     run_cfg = config.run
     with init_world(run_cfg.device, run_cfg.dist_backend, run_cfg.dist_timeout_minutes) as world:
-        summary = Trainer(config, args.out, resume=args.resume, world=world).train()
+        if config.two_stage.enabled and world.distributed:
+            raise ValueError("two_stage.enabled runs in one process (its frame check between the stages is not "
+                             "distributed); start it without torchrun")
+        elif config.two_stage.enabled:
+            summary = run_two_stage(config, args.out, resume=args.resume)
+            run_dir = args.out / "stage2"
+        else:
+            summary = Trainer(config, args.out, resume=args.resume, world=world).train()
+            run_dir = args.out
     if world.is_main:
         status = "stopped" if summary["stopped"] else "finished"
         val = "; last validation " + ", ".join(f"{k} {v:.4g}" for k, v in summary["val"].items()) if summary["val"] else ""
         print(f"{status} at step {summary['step']} (epoch {summary['epoch']}){val}")
         again = ("the same torchrun command with --resume" if world.distributed
                  else f"semdepth train --out {args.out} --resume")
-        print(f"checkpoint: {args.out / 'models' / 'last.pt'}; continue with: {again}")
+        print(f"checkpoint: {run_dir / 'models' / 'last.pt'}; continue with: {again}")
     return 130 if summary["stopped"] else 0

@@ -10,6 +10,7 @@ sees exactly the augmentations the killed run would have seen, whatever the work
 """
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,8 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from semdepth_ros.classes import IGNORE_ID, TRAIN_ID
 from semdepth_ros.geometry import intrinsics_4x4
-from semdepth_ros.imageio import read_rgb
+from semdepth_ros.imageio import read_rgb, read_train_ids
 from semdepth_training.datasets.augment import JitterParams, jitter_vector, sample_jitter
 from semdepth_training.datasets.batch import NUM_SCALES, expand_sample
 from semdepth_training.datasets.frame_cache import FrameCache, resize_image
@@ -39,10 +41,12 @@ class RawSample:
     """One target frame and its neighbours as loaded from disk (full resolution, or already resized).
 
     ``K`` is 3x3 in pixels of the stored images, whose size (width, height) is ``image_size`` when the
-    images were resized since (None: the images' own size). ``fg_mask`` (uint8 {0, 1}), ``depth``
-    (metres, 0 = invalid) and ``sky`` (uint8 {0, 1}: pixels that see the sky, farther than any depth
-    range; their depth is 0) belong to the target frame, at full resolution, and are None when the
-    source has none. ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too.
+    images were resized since (None: the images' own size). ``fg_mask`` (uint8 {0, 1}) and ``depth``
+    (metres, 0 = invalid) belong to the target frame, at full resolution, and are None when the
+    source has none. ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too,
+    and so are ``classes``: Cityscapes train-id maps (uint8, 255 = ignore, full resolution) of every
+    frame id, for the SIGNet variant's input and losses (docs/variants.md) and the sky of pre-training
+    (:attr:`sky`).
     """
 
     images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
@@ -50,13 +54,21 @@ class RawSample:
     fg_mask: np.ndarray | None = None
     depth: np.ndarray | None = None
     poses: dict[int, np.ndarray] | None = None
-    sky: np.ndarray | None = None
+    classes: dict[int, np.ndarray] | None = None
     image_size: tuple[int, int] | None = None
 
     @property
     def stored_size(self) -> tuple[int, int]:
         """(width, height) of the images K is in pixels of."""
         return self.image_size or (self.images[0].shape[1], self.images[0].shape[0])
+
+    @property
+    def sky(self) -> np.ndarray | None:
+        """uint8 {0, 1} target pixels that see the sky (class sky, no depth: farther than any depth
+        range), None without both depth and class labels. Pre-training teaches them as far."""
+        if self.depth is None or self.classes is None:
+            return None
+        return ((self.classes[0] == TRAIN_ID["sky"]) & (self.depth <= 0)).astype(np.uint8)
 
 
 def check_size(height: int, width: int) -> None:
@@ -114,6 +126,7 @@ def compact_sample(raw: RawSample, index: int, height: int, width: int, flip: bo
     (sample["depth_gt"], sample["depth_valid"]), sample["sky_mask"] = _depth_label(raw.depth, raw.sky, width,
                                                                                   height, flip)
     sample.update(_relative_poses(raw, flip))
+    sample.update(_class_maps(raw, width, height, flip))
     return sample
 
 
@@ -124,7 +137,7 @@ def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool
 
 
 def reverse_time(raw: RawSample) -> RawSample:
-    """The same frames played backwards: frame f becomes frame -f (images and poses).
+    """The same frames played backwards: frame f becomes frame -f (images, poses and class maps).
 
     A recording seen in reverse is a physically valid drive (the camera reversing through a scene
     with actors moving backwards), so every loss stays valid; a pose net trained on both directions
@@ -133,7 +146,36 @@ def reverse_time(raw: RawSample) -> RawSample:
     if set(raw.images) != {-f for f in raw.images}:
         raise ValueError(f"time reversal needs symmetric frame ids, got {sorted(raw.images)}")
     poses = None if raw.poses is None else {-f: pose for f, pose in raw.poses.items()}
-    return replace(raw, images={-f: image for f, image in raw.images.items()}, poses=poses)
+    classes = None if raw.classes is None else {-f: ids for f, ids in raw.classes.items()}
+    return replace(raw, images={-f: image for f, image in raw.images.items()}, poses=poses, classes=classes)
+
+
+def _class_maps(raw: RawSample, width: int, height: int, flip: bool) -> Sample:
+    """("classes", f) [H,W] uint8 train ids per frame (nearest resize; 255 everywhere without labels;
+    :func:`~semdepth_training.datasets.batch.expand_batch` makes them int64) and "classes_valid"."""
+    out: Sample = {"classes_valid": torch.tensor(float(raw.classes is not None))}
+    for f in raw.images:
+        if raw.classes is None:
+            out[("classes", f)] = torch.full((height, width), IGNORE_ID, dtype=torch.uint8)
+            continue
+        ids = raw.classes[f][:, ::-1] if flip else raw.classes[f]
+        ids = resize_image(np.ascontiguousarray(ids, dtype=np.uint8), width, height, nearest=True)
+        out[("classes", f)] = torch.from_numpy(ids)
+    return out
+
+
+def read_class_maps(paths: dict[int, Path]) -> dict[int, np.ndarray] | None:
+    """Train-id PNGs per frame id (``classes/<stem>.png`` as `semdepth pseudo-labels` writes them), or
+    None unless every one exists."""
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    maps = {}
+    for f, path in paths.items():
+        ids = read_train_ids(path)
+        if ids.ndim != 2:
+            raise ValueError(f"{path} is not a single-channel train-id PNG")
+        maps[f] = ids.astype(np.uint8)
+    return maps
 
 
 # Mirroring x in the camera frame: a flipped image sequence is the same motion seen in a mirror.
@@ -274,3 +316,56 @@ class SampleDataset(Dataset, ABC):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
         raw = self.load(index, (self.width, self.height))
         return compact_sample(raw, index, self.height, self.width, *self.augmentation(index))
+
+
+class FrameSubset(SampleDataset):
+    """The samples ``keep`` of another dataset, renumbered 0..len-1 (augmentation follows the new index).
+
+    Semantically-Guided Representation Learning, Sec. 4.3 retrains on the training set without the
+    frames its first stage mapped to "infinite depth" (semdepth_training.two_stage).
+    """
+
+    def __init__(self, dataset: SampleDataset, keep: list[int]) -> None:
+        super().__init__(dataset.height, dataset.width, dataset.frame_ids, dataset.augment, dataset.seed,
+                         dataset.reverse_time)
+        if not keep:
+            raise ValueError("no training sample left after the exclusion")
+        self.dataset = dataset
+        self.keep = list(keep)
+
+    @classmethod
+    def excluding(cls, dataset: SampleDataset, excluded: list[int]) -> "FrameSubset":
+        bad = [i for i in excluded if not 0 <= i < len(dataset)]
+        if bad:
+            raise ValueError(f"excluded sample indices {bad[:5]} are outside the training set (0..{len(dataset) - 1}); "
+                             "was the list made for this data configuration?")
+        dropped = set(excluded)
+        return cls(dataset, [i for i in range(len(dataset)) if i not in dropped])
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.dataset.set_epoch(epoch)  # e.g. synthetic fresh_worlds
+
+    def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
+        return self.dataset.load(self.keep[index], size)
+
+    def image_files(self) -> list[Path]:
+        return self.dataset.image_files()
+
+    def use_cache(self, cache: FrameCache) -> None:
+        self.dataset.use_cache(cache)
+
+
+def read_excluded(path: str | Path) -> list[int]:
+    """The "excluded" sample indices of a JSON file written by two-stage training."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.exclude: {path} not found")
+    data = json.loads(path.read_text())
+    excluded = data.get("excluded") if isinstance(data, dict) else None
+    if not isinstance(excluded, list) or not all(isinstance(i, int) for i in excluded):
+        raise ValueError(f"{path} must be a JSON object with an 'excluded' list of sample indices")
+    return excluded

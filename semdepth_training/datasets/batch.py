@@ -8,8 +8,9 @@ same numbers as the per-sample CPU path this replaced (test/test_train_speed.py)
 
 A compact sample (:func:`semdepth_training.datasets.base.compact_sample`) holds ``("image", f)``
 [3,H,W] uint8 at the training size, not flipped; ``"flip"`` (bool) and ``"jitter"`` (float64
-[JITTER_SIZE], :func:`semdepth_training.datasets.augment.jitter_vector`); everything else (K, labels,
-poses) already as the sample dict of docs/interfaces.md, flipped where the sample is.
+[JITTER_SIZE], :func:`semdepth_training.datasets.augment.jitter_vector`); ``("classes", f)`` [H,W] uint8
+train ids (int64 once expanded); everything else (K, labels, poses) already as the sample dict of
+docs/interfaces.md, flipped where the sample is.
 """
 from __future__ import annotations
 
@@ -38,12 +39,15 @@ def expand_batch(batch: Sample, device: torch.device | str | None = None) -> Sam
     (mirrored where ``flip``), scales 1-3 its 2^s x 2^s area means (the area resampling that
     cv2.INTER_AREA does for integer factors, without its rounding to uint8); ``("color_aug", f, 0)``
     the jittered scale 0, with one set of parameters per sample for all its frames: the only jittered
-    image any network reads. Every other tensor is moved to ``device`` as it is.
+    image any network reads. ``("classes", f)`` become int64; every other tensor is moved to ``device``
+    as it is.
     """
     device = torch.device(device) if device is not None else batch["jitter"].device
     frames = sorted(key[1] for key in batch if isinstance(key, tuple) and key[0] == "image")
     out: Sample = {k: upload(v, device) if torch.is_tensor(v) else v for k, v in batch.items()
                    if k not in COMPACT_KEYS and not (isinstance(k, tuple) and k[0] == "image")}
+    for key in [k for k in out if isinstance(k, tuple) and k[0] == "classes"]:
+        out[key] = out[key].long()  # uint8 train ids travel small; the losses index with int64
     count = len(batch["jitter"])
     # All frames as one [F*B] batch: one pass of each op instead of one per frame.
     images = torch.cat([upload(batch[("image", f)], device) for f in frames])

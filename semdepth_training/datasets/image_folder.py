@@ -4,8 +4,8 @@ Layout (docs/interfaces.md): a root with sequence folders, or the root itself is
 ``images/*.png|jpg`` (name order = time order), ``intrinsics.yaml`` (fx, fy, cx, cy[, width, height])
 or ``camera_info.yaml`` (ROS camera_info YAML) in the sequence or the root, and optional
 ``depth/<stem>.npy`` (float32 metres, 0 = invalid), ``fg_mask/<stem>.png`` (0/255) and
-``classes/<stem>.png`` (Cityscapes train ids; with depth, its sky pixels become the sample's sky
-mask, as `semdepth synth` writes them). Intrinsics are in pixels of the stored images, which are
+``classes/<stem>.png`` (Cityscapes train ids of every frame, as `semdepth synth` and `semdepth
+pseudo-labels` write them: SIGNet's class maps, and with depth the sky of pre-training). Intrinsics are in pixels of the stored images, which are
 assumed rectified (distortion is ignored).
 
 Neighbours come from the same sequence, ``stride`` frames apart (raise it for fast cameras so the
@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from semdepth_ros.intrinsics import load_intrinsics
-from semdepth_ros.classes import TRAIN_ID
-from semdepth_ros.imageio import read_mask, read_rgb, read_train_ids
-from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
+from semdepth_ros.imageio import read_mask, read_rgb
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_class_maps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INTRINSICS_FILES = ("intrinsics.yaml", "camera_info.yaml")
@@ -113,12 +112,10 @@ class ImageFolderDataset(SampleDataset):
         stem = seq.images[position].stem
         mask_path = seq.folder / "fg_mask" / f"{stem}.png"
         depth_path = seq.folder / "depth" / f"{stem}.npy"
-        classes_path = seq.folder / "classes" / f"{stem}.png"
         poses = None if seq.poses is None else {f: seq.poses[position + f * self.stride] for f in self.frame_ids}
-        depth = np.load(depth_path).astype(np.float32) if depth_path.is_file() else None
-        sky = None
-        if depth is not None and classes_path.is_file():
-            sky = ((read_train_ids(classes_path) == TRAIN_ID["sky"]) & (depth <= 0)).astype(np.uint8)
+        classes = read_class_maps({f: seq.folder / "classes" / f"{seq.images[position + f * self.stride].stem}.png"
+                                   for f in self.frame_ids})
         return RawSample(images=images, K=seq.K,
                          fg_mask=read_mask(mask_path) if mask_path.is_file() else None,
-                         depth=depth, poses=poses, sky=sky, image_size=stored)
+                         depth=np.load(depth_path).astype(np.float32) if depth_path.is_file() else None,
+                         poses=poses, classes=classes, image_size=stored)

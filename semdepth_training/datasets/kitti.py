@@ -21,7 +21,7 @@ from semdepth_ros.intrinsics import kitti_like_intrinsics
 from semdepth_ros.imageio import read_mask
 from semdepth_ros.kitti_calib import camera_calibration, read_calib_file
 from semdepth_ros.lidar import project_to_depth
-from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset
+from semdepth_training.datasets.base import FRAME_IDS, RawSample, SampleDataset, read_class_maps
 from semdepth_ros.kitti_split import SplitEntry, read_split
 
 LOG = logging.getLogger(__name__)
@@ -124,7 +124,10 @@ class KittiRawDataset(SampleDataset):
         fg_mask = read_mask(mask_path) if mask_path.is_file() else None
         scan_path = self.root / entry.folder / "velodyne_points" / "data" / f"{entry.frame:010d}.bin"
         depth = velodyne_gt(self.root, entry) if self.velodyne_gt and scan_path.is_file() else None
-        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth, image_size=(width, height))
+        classes = read_class_maps({f: self.camera_dir(entry) / "classes" / f"{entry.frame + f:010d}.png"
+                                   for f in self.frame_ids})
+        return RawSample(images=images, K=K, fg_mask=fg_mask, depth=depth, classes=classes,
+                         image_size=(width, height))
 
 
 # --- Velodyne ground truth ---------------------------------------------------------------------

@@ -37,7 +37,7 @@ class SyntheticDataset(SampleDataset):
     the network size, so no resampling); its seed is replaced per sequence. ``config.realism``
     picks the basic street or the domain-randomised ones, whose camera (K) differs per sequence
     (docs/synthetic.md). Depth is the generator's z-depth; the sky (infinite depth) is depth 0 and
-    ``sky`` 1."""
+    class sky (RawSample.sky)."""
 
     def __init__(self, num_sequences: int = 2, config: SynthConfig | None = None, height: int = 192,
                  width: int = 640, frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False,
@@ -94,12 +94,11 @@ class SyntheticDataset(SampleDataset):
         seq, t = self.targets[index]
         frames = {f: self._frame(seq, t + f) for f in self.frame_ids}
         target = frames[0]
-        sky = ~np.isfinite(target.depth)
         images = {f: frame.rgb for f, frame in frames.items()}
         stored = (target.rgb.shape[1], target.rgb.shape[0])
         if size is not None:
             images = {f: resize_image(image, *size) for f, image in images.items()}
         return RawSample(images=images, K=target.K, fg_mask=target.fg_mask,
-                         depth=np.where(sky, 0.0, target.depth).astype(np.float32),
-                         poses={f: frame.pose for f, frame in frames.items()}, sky=sky.astype(np.uint8),
-                         image_size=stored)
+                         depth=np.where(np.isfinite(target.depth), target.depth, 0.0).astype(np.float32),
+                         poses={f: frame.pose for f, frame in frames.items()},
+                         classes={f: frame.class_ids for f, frame in frames.items()}, image_size=stored)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
+from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS
 from semdepth_ros.metrics import BASELINE_LABEL
 from semdepth_ros.visualize import colorize_depth, overlay_mask
 from semdepth_training.evaluation.evaluate import EvalResult, Example
@@ -24,21 +25,26 @@ TABLE1_COLUMNS = (("abs_rel", "Abs Rel"), ("sq_rel", "Sq Rel"), ("rmse", "RMSE")
                   ("a1", "δ < 1.25"), ("a2", "δ < 1.25²"), ("a3", "δ < 1.25³"))
 
 
-def _row(cells: list[str], metrics: dict[str, float]) -> str:
-    return "| " + " | ".join(cells + [f"{metrics[key]:.3f}" for key, _ in TABLE1_COLUMNS]) + " |"
+# Look Deeper into Depth, Tables 4-7: rel, log10, rms, rms (log) and the three accuracies per depth range.
+RANGE_COLUMNS = (("abs_rel", "rel"), ("log10", "log10"), ("rmse", "rms"), ("rmse_log", "rms (log)"),
+                 ("a1", "δ < 1.25"), ("a2", "δ < 1.25²"), ("a3", "δ < 1.25³"))
 
 
-def _header(first: list[str]) -> list[str]:
-    names = first + [label for _, label in TABLE1_COLUMNS]
+def _row(cells: list[str], metrics: dict[str, float], columns: tuple = TABLE1_COLUMNS) -> str:
+    return "| " + " | ".join(cells + [f"{metrics[key]:.3f}" for key, _ in columns]) + " |"
+
+
+def _header(first: list[str], columns: tuple = TABLE1_COLUMNS) -> list[str]:
+    names = first + [label for _, label in columns]
     return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
 
 
 def _breakdown_table(title: str, first: str, table: dict[str, dict[str, float]],
-                     extra: dict[str, float] | None = None) -> list[str]:
-    lines = ["", f"### {title}", ""] + _header([first, "Pixels"])
-    lines += [_row([name, str(int(m["count"]))], m) for name, m in table.items()]
+                     extra: dict[str, float] | None = None, columns: tuple = TABLE1_COLUMNS) -> list[str]:
+    lines = ["", f"### {title}", ""] + _header([first, "Pixels"], columns)
+    lines += [_row([name, str(int(m["count"]))], m, columns) for name, m in table.items()]
     if extra:
-        lines.append(_row(["class average", ""], extra))
+        lines.append(_row(["class average", ""], extra, columns))
     return lines
 
 
@@ -62,8 +68,9 @@ def markdown_report(result: EvalResult, method: str, training: str = "M+Sem",
     if context.get("scale"):
         lines.append(f"- metric scale: {context['scale']}")
     lines += [f"- **WARNING:** {warning}" for warning in context.get("warnings", [])]
-    lines += _breakdown_table("Per depth range (as Look Deeper into Depth, Tables 4-7; ranges of the ground truth)",
-                              "Range", result.by_range)
+    lines += _breakdown_table("Per depth range (the layout of Look Deeper into Depth, Tables 4-7: cumulative "
+                              "ranges of the ground truth, their columns; 20 m and 40 m added for street scenes)",
+                              "Range", result.by_range, columns=RANGE_COLUMNS)
     if result.by_class:
         lines += _breakdown_table("Per semantic class (as Semantic-Guided Representation Enhancement, Fig. 5, and "
                                   "Semantically-Guided Representation Learning, Fig. 4; pseudo-label train ids)",
@@ -92,6 +99,35 @@ def _bar_figure(table: dict[str, dict[str, float]], title: str, metrics: tuple[s
         ax.set_ylabel(dict(TABLE1_COLUMNS)[metric])
         ax.grid(axis="y", alpha=0.3)
     fig.axes[0].set_title(title)
+    return fig
+
+
+def class_figure(by_class: dict[str, dict[str, dict[str, float]]], metric: str = "abs_rel",
+                 title: str = "Class-specific depth evaluation") -> Figure:
+    """Semantically-Guided Representation Learning, Fig. 4 layout: per class one bar per method (the
+    first method, the baseline, in red; the others in blues) and the class average as the rightmost
+    group. ``by_class``: method -> {class: metrics}; classes missing for a method are left empty."""
+    methods = list(by_class)
+    classes = [c for c in CITYSCAPES_TRAIN_IDS if any(c in table for table in by_class.values())]
+    groups = classes + ["class avg."]
+    fig = Figure(figsize=(max(5.0, 0.32 * len(groups) * max(2, len(methods)) + 2.0), 3.6), tight_layout=True)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / len(methods)
+    blues = ["tab:blue", "tab:cyan", "tab:purple", "tab:green", "tab:olive", "navy"]
+    for index, method in enumerate(methods):
+        table = by_class[method]
+        values = [table[c][metric] if c in table else np.nan for c in classes]
+        values.append(float(np.mean([table[c][metric] for c in table])) if table else np.nan)
+        positions = np.arange(len(groups)) + (index - (len(methods) - 1) / 2) * width
+        colour = "tab:red" if index == 0 and len(methods) > 1 else blues[(index - (len(methods) > 1)) % len(blues)]
+        ax.bar(positions, values, width, color=colour, label=method)
+    ax.axvline(len(classes) - 0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(range(len(groups)), groups, rotation=45, ha="right")
+    ax.set_ylabel(dict(TABLE1_COLUMNS)[metric] + " (lower is better)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title)
+    if len(methods) > 1:
+        ax.legend(fontsize=7)
     return fig
 
 
@@ -139,8 +175,10 @@ def write_report(result: EvalResult, out_dir: str | Path, method: str, training:
                                          **result.to_dict()}, indent=2))
     _bar_figure(result.by_range, "Error by ground-truth depth range", ("abs_rel", "rmse")).savefig(
         paths["by_range"], dpi=100)
-    classes = result.by_class or result.by_foreground
-    _bar_figure(classes, "Abs Rel by semantic class", ("abs_rel",)).savefig(paths["by_class"], dpi=100)
+    if result.by_class:
+        class_figure({method: result.by_class}, title=f"Abs Rel per class, {method}").savefig(paths["by_class"], dpi=100)
+    else:
+        _bar_figure(result.by_foreground, "Abs Rel by region", ("abs_rel",)).savefig(paths["by_class"], dpi=100)
     if result.examples:
         paths["qualitative"] = out / "qualitative.png"
         qualitative_figure(result.examples).savefig(paths["qualitative"], dpi=80)

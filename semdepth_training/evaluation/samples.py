@@ -59,7 +59,8 @@ def kitti_samples(dataset: KittiRawDataset, gt_source: str = "velodyne", gt_root
 def dataset_samples(dataset: SampleDataset) -> Iterator[EvalSample]:
     """Frames of an image-folder or synthetic dataset that carry depth GT (others are left out).
 
-    Image folders may also hold train-id pseudo labels in ``<sequence>/classes/<stem>.png``.
+    Image folders may also hold train-id pseudo labels in ``<sequence>/classes/<stem>.png``; the
+    synthetic world gives its exact train ids.
     """
     for index in range(len(dataset)):
         raw = dataset.load(index)
@@ -72,6 +73,8 @@ def dataset_samples(dataset: SampleDataset) -> Iterator[EvalSample]:
             stem = sequence.images[position].stem
             name = f"{sequence.folder.name}/{stem}"
             classes = _class_map(sequence.folder / "classes" / f"{stem}.png", raw.depth.shape)
+        elif raw.classes is not None:
+            classes = resize_nearest(raw.classes[0], raw.depth.shape)
         fg = resize_nearest(raw.fg_mask, raw.depth.shape) if raw.fg_mask is not None else None
         yield EvalSample(name, raw.images[0], raw.depth.astype(np.float32), classes, fg)
 
