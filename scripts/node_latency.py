@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -75,11 +76,9 @@ def summary(name: str, latencies: list[float], arrivals: list[float], sent: int)
 
 def measure(args: argparse.Namespace) -> int:
     import rclpy
-    from builtin_interfaces.msg import Time
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-    from std_msgs.msg import Header
 
     rclpy.init()
     node = rclpy.create_node("latency_probe")
@@ -91,7 +90,7 @@ def measure(args: argparse.Namespace) -> int:
 
     def record(name: str):
         def callback(msg) -> None:
-            arrivals[name][msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9] = time.time()
+            arrivals[name][messages.stamp_seconds(msg.header.stamp)] = time.time()
         return callback
 
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -102,13 +101,7 @@ def measure(args: argparse.Namespace) -> int:
     rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     K = np.array([[0.58 * width, 0, width / 2], [0, 1.92 * height, height / 2], [0, 0, 1]])
     image_fields, info_fields = codec.rgb_to_image_fields(rgb), codec.camera_info_fields(K, width, height)
-
-    def publish() -> float:
-        now = time.time()
-        header = Header(stamp=Time(sec=int(now), nanosec=int((now % 1) * 1e9)), frame_id="camera_optical_frame")
-        info_pub.publish(messages.camera_info_msg(header, info_fields))
-        image_pub.publish(messages.image_msg(header, image_fields))
-        return header.stamp.sec + header.stamp.nanosec * 1e-9
+    publish = partial(messages.publish_frame, image_pub, info_pub, image_fields, info_fields)  # -> stamp
 
     def spin_for(seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,11 +67,9 @@ def slope_mb_per_min(times_s: np.ndarray, rss: np.ndarray) -> float:
 
 def soak(args: argparse.Namespace, node: NodeProcess) -> dict:
     import rclpy
-    from builtin_interfaces.msg import Time
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
-    from std_msgs.msg import Header
 
     from semdepth_ros.ros import messages
 
@@ -84,7 +83,7 @@ def soak(args: argparse.Namespace, node: NodeProcess) -> dict:
     arrivals: dict[float, float] = {}   # image stamp -> depth arrival (both time.time())
 
     def on_depth(msg) -> None:
-        arrivals[msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9] = time.time()
+        arrivals[messages.stamp_seconds(msg.header.stamp)] = time.time()
 
     output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
     for name in enabled():
@@ -98,13 +97,7 @@ def soak(args: argparse.Namespace, node: NodeProcess) -> dict:
     rgb = np.ascontiguousarray(np.kron(small, np.ones((8, 8, 1), np.uint8))[:height, :width])
     K = np.array([[0.58 * width, 0, (width - 1) / 2], [0, 1.92 * height, (height - 1) / 2], [0, 0, 1]])
     image_fields, info_fields = codec.rgb_to_image_fields(rgb), codec.camera_info_fields(K, width, height)
-
-    def publish() -> float:
-        now = time.time()
-        header = Header(stamp=Time(sec=int(now), nanosec=int((now % 1) * 1e9)), frame_id="camera_optical_frame")
-        info_pub.publish(messages.camera_info_msg(header, info_fields))
-        image_pub.publish(messages.image_msg(header, image_fields))
-        return header.stamp.sec + header.stamp.nanosec * 1e-9
+    publish = partial(messages.publish_frame, image_pub, info_pub, image_fields, info_fields)  # -> stamp
 
     def spin_until(deadline: float) -> None:
         while (left := deadline - time.monotonic()) > 0:

@@ -2,7 +2,7 @@
 
 The device stages are torch code that runs on the GPU in production; here they run on the CPU against
 the OpenCV/numpy reference, stage by stage and through `Predictor.predict`. ONNX Runtime (and OpenVINO
-where installed) must give PyTorch's outputs. Tests named *cuda* need a GPU (scripts/gpu_check_inference.sh).
+where installed) must give PyTorch's outputs. Tests named *cuda* need a GPU (scripts/gpu_check.sh).
 """
 from __future__ import annotations
 
@@ -233,7 +233,7 @@ def test_cli_reports_a_bad_engine_choice_in_one_line(tiny_checkpoint, tmp_path) 
         "semdepth predict: error: precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU"]
 
 
-# --- CUDA (run by scripts/gpu_check_inference.sh) -------------------------------------------------
+# --- CUDA (run by scripts/gpu_check.sh) -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def decisive_checkpoint(tiny_checkpoint, tmp_path_factory):

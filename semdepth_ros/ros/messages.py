@@ -6,8 +6,10 @@ checked element by element (seconds for a 10 MB cloud).
 from __future__ import annotations
 
 import array
+import time
 from typing import Any, Callable
 
+from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
@@ -54,3 +56,19 @@ def message_class(msgtype: str) -> type:
 def to_message(msgtype: str, header: Header, fields: dict[str, Any]) -> Any:
     """The rclpy message of type ``msgtype`` holding ``fields``, stamped with ``header``."""
     return MESSAGES[msgtype][1](header, fields)
+
+
+def stamp_seconds(stamp: Time) -> float:
+    """A header stamp as float seconds: the key that matches a node's outputs to the frame they answer."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def publish_frame(image_pub: Any, info_pub: Any, image_fields: dict[str, Any], info_fields: dict[str, Any],
+                  frame_id: str = "camera_optical_frame") -> float:
+    """Publish one camera frame (camera_info, then the image) under one header stamped with the wall
+    clock now, as a camera driver does; returns that stamp in seconds (see ``stamp_seconds``)."""
+    now = time.time()
+    header = Header(stamp=Time(sec=int(now), nanosec=int((now % 1) * 1e9)), frame_id=frame_id)
+    info_pub.publish(camera_info_msg(header, info_fields))
+    image_pub.publish(image_msg(header, image_fields))
+    return stamp_seconds(header.stamp)

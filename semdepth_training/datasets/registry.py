@@ -15,7 +15,6 @@ from semdepth_training.datasets.base import SampleDataset
 from semdepth_training.datasets.frame_cache import FrameCache
 from semdepth_training.datasets.image_folder import ImageFolderDataset
 from semdepth_training.datasets.kitti import CAMERA_FOLDERS, KittiRawDataset
-from semdepth_training.datasets.rosbag import RosbagDataset
 from semdepth_training.datasets.splits import fetch_split
 from semdepth_training.datasets.synthetic import SyntheticDataset
 
@@ -27,14 +26,14 @@ Options = dict[str, Any]
 
 @dataclasses.dataclass(frozen=True)
 class DatasetKind:
-    """A dataset class and the constructor arguments its kind adds.
+    """A dataset constructor and the constructor arguments its kind adds.
 
     ``train_val(data, run_dir, train, val)`` completes the training and validation arguments (``val``
     None: no validation set); ``evaluation(root, split, sequences, seed)`` gives the arguments of a
     test set; ``needs_root``: the kind reads files under a root folder.
     """
 
-    dataset: type[SampleDataset]
+    dataset: Callable[..., SampleDataset]
     train_val: Callable[[DataConfig, Path, Options, Options], tuple[Options, Options | None]]
     evaluation: Callable[[Path | None, Path | None, int, int], Options]
     needs_root: bool = True
@@ -104,6 +103,13 @@ def _rosbag_train_val(data: DataConfig, run_dir: Path, train: Options, val: Opti
     return train, {**train, "epoch_length": None, **val, "part": "val"}
 
 
+def _rosbag_dataset(**options: Any) -> SampleDataset:
+    """RosbagDataset, imported on first use: only bags need `rosbags`, so training on files runs without it."""
+    from semdepth_training.datasets.rosbag import RosbagDataset
+
+    return RosbagDataset(**options)
+
+
 def _rosbag_evaluation(root: Path | None, split: Path | None, sequences: int, seed: int) -> Options:
     raise ValueError("a rosbag is evaluated against its LiDAR or depth topic with `semdepth eval-bag BAG`")
 
@@ -112,7 +118,7 @@ DATASETS: dict[str, DatasetKind] = {
     "kitti": DatasetKind(KittiRawDataset, _kitti_train_val, _kitti_evaluation),
     "folder": DatasetKind(ImageFolderDataset, _folder_train_val, _folder_evaluation),
     "synthetic": DatasetKind(SyntheticDataset, _synthetic_train_val, _synthetic_evaluation, needs_root=False),
-    "rosbag": DatasetKind(RosbagDataset, _rosbag_train_val, _rosbag_evaluation, needs_root=False),
+    "rosbag": DatasetKind(_rosbag_dataset, _rosbag_train_val, _rosbag_evaluation, needs_root=False),
 }
 
 
