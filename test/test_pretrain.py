@@ -28,14 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 H, W = 64, 192
 
 
-@pytest.fixture
-def one_thread() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------- losses vs hand computation
 def test_scale_invariant_log_loss_is_eigen_eq_4() -> None:
     """Eigen, Puhrsch & Fergus, "Depth Map Prediction from a Single Image using a Multi-Scale Deep

@@ -25,14 +25,6 @@ def tiny_config(**values: object) -> TrainConfig:
 
 
 @pytest.fixture
-def one_thread() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
 def deterministic(one_thread: None) -> None:
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
