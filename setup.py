@@ -50,6 +50,7 @@ setup(
         "semdepth.commands": [
             "synth = semdepth_training.commands.synth",
             "train = semdepth_training.commands.train",
+            "pretrain = semdepth_training.commands.pretrain",
             "evaluate = semdepth_training.commands.evaluate",
             "export = semdepth_training.commands.export",
             "pseudo-labels = semdepth_training.commands.pseudo_labels",

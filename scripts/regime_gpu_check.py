@@ -128,11 +128,11 @@ def plot(results: dict[str, list[dict[str, float]]], floor: float, path: Path) -
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for name, curve in results.items():
         steps = [p["step"] for p in curve]
-        for ax, key in zip(axes, ("abs_rel", "photometric", "pose_cos")):
+        for ax, key in zip(axes, ("abs_rel", "photometric", "pose_cosine")):
             ax.plot(steps, [p.get(key, np.nan) for p in curve], marker=".", label=name)
     axes[0].axhline(floor, color="grey", linestyle="--", label="constant depth")
     for ax, title in zip(axes, ("val AbsRel (median-scaled)", "val photometric",
-                                "pose translation cosine vs truth")):
+                                "pose translation cosine vs truth (both orders)")):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step")
     axes[0].legend(fontsize=7)
@@ -178,7 +178,7 @@ def main() -> int:
     for name, curve in results.items():
         for p in curve:
             print(f"{name:<30} {p['step']:>6} {p.get('images_per_s', 0):>7.0f} {p.get('abs_rel', np.nan):>8.3f} "
-                  f"{p['photometric']:>7.4f} {p.get('pose_cos', np.nan):>8.3f}")
+                  f"{p['photometric']:>7.4f} {p.get('pose_cosine', np.nan):>8.3f}")
     print(f"(constant-depth floor {floor:.3f})")
     return 0
 

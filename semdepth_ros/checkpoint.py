@@ -17,7 +17,7 @@ import torch
 
 from semdepth_ros import __version__
 from semdepth_ros.classes import FOREGROUND_CLASSES
-from semdepth_ros.model import ModelConfig, SemDepthNet
+from semdepth_ros.model import ModelConfig, PoseNet, SemDepthNet
 from semdepth_ros.model.semdepth_net import NEEDS_CLASS_MAPS
 
 FORMAT_NAME = "semdepth_ros.checkpoint"
@@ -68,20 +68,26 @@ class CheckpointMeta:
         return cls(**values)
 
 
+def _tensors(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    return {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+            for k, v in module.state_dict().items()}
+
+
 def save_checkpoint(path: str | os.PathLike, model: SemDepthNet, meta: CheckpointMeta,
-                    half: bool = False) -> Path:
+                    half: bool = False, pose_net: PoseNet | None = None) -> Path:
     """Write weights + metadata atomically (a killed write never leaves a half file behind).
 
     ``half`` stores floating-point tensors as fp16 (the bundled model uses it to stay small);
-    loading always restores fp32.
+    loading always restores fp32. ``pose_net`` (optional) is stored beside the network for training
+    to start from (:func:`load_pose_net`); the node ignores it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
-             for k, v in model.state_dict().items()}
     stored = dataclasses.replace(meta, model_config=meta.model_config.for_checkpoint())
     payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-               "meta": stored.to_dict(), "state_dict": state}
+               "meta": stored.to_dict(), "state_dict": _tensors(model, half)}
+    if pose_net is not None:
+        payload["pose_net"] = {"config": pose_net.config(), "state_dict": _tensors(pose_net, half)}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -189,6 +195,20 @@ def load_checkpoint(path: str | os.PathLike,
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.to(map_location).eval()
     return model, meta
+
+
+def load_pose_net(path: str | os.PathLike) -> PoseNet | None:
+    """The pose net stored with the network (training checkpoints), or None when there is none."""
+    stored = _read_payload(path).get("pose_net")
+    if stored is None:
+        return None
+    try:
+        pose_net = PoseNet(**stored["config"])
+        pose_net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                  for k, v in stored["state_dict"].items()})
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} holds an unusable pose net: {str(exc).splitlines()[0]}") from exc
+    return pose_net.eval()
 
 
 def with_branch_guide(config: ModelConfig) -> ModelConfig:

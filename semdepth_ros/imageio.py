@@ -44,6 +44,14 @@ def read_rgb(path: str | Path, max_pixels: int = MAX_INPUT_PIXELS) -> np.ndarray
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def read_train_ids(path: str | Path) -> np.ndarray:
+    """HxW uint8 Cityscapes train ids from a single-channel PNG, as stored."""
+    ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if ids is None:
+        raise FileNotFoundError(f"train-id PNG missing or unreadable: {path}")
+    return ids
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """HxW uint8 {0, 1} from a 0/255 PNG."""
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

@@ -22,6 +22,7 @@ from semdepth_training.datasets import DATASETS
 from semdepth_training.datasets.base import check_size
 from semdepth_training.distributed import BACKENDS as DIST_BACKENDS
 from semdepth_training.losses import LossSettings
+from semdepth_training.supervised_losses import MODES as LOSS_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -78,6 +79,9 @@ class PoseConfig:
     odometry_weight: float = 0.0
     num_layers: int = 18
     pretrained_path: str | None = None
+    # Metres (or depth units) per raw translation output of the pose decoder: null takes the --init
+    # checkpoint's pose net's, else Monodepth2's 0.01; synthetic pre-training uses 1.0 (metric motion).
+    translation_scale: float | None = None
 
 
 @dataclass
@@ -115,6 +119,7 @@ class RunConfig:
     log_every: int = 50
     image_every: int = 500
     validate: bool = True
+    init: str | None = None                # checkpoint to start from (--init): e.g. the synthetic pre-training
     # The resume state is saved at every epoch end and also every N steps and/or M minutes, so a
     # kill loses at most that much work (null turns a cadence off).
     save_every_steps: int | None = None
@@ -245,6 +250,21 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     raise ValueError(f"{key} must be {hint.__name__}, not {value!r}")
 
 
+SELF_SUPERVISED_ONLY = ("depth_aware_weight", "joint_gradient_weight", "semantic_warp_weight",
+                        "masked_reconstruction", "semantic_smoothness")
+
+
+def _check_supervised(config: TrainConfig) -> None:
+    """Pre-training (loss.mode supervised) has exact labels: the variants' loss terms and two-stage
+    training address self-supervision's weaknesses and are not part of its objective."""
+    on = [f"loss.{name}" for name in SELF_SUPERVISED_ONLY if getattr(config.loss, name)]
+    if config.two_stage.enabled:
+        on.append("two_stage.enabled")
+    if on:
+        raise ValueError(f"loss.mode supervised (pre-training) does not support {', '.join(on)}: these are "
+                         "self-supervised variants; switch them off or use loss.mode self_supervised")
+
+
 def _validate(config: TrainConfig) -> None:
     data, optim, run, loss = config.data, config.optim, config.run, config.loss
     if data.dataset not in DATASETS:
@@ -272,6 +292,8 @@ def _validate(config: TrainConfig) -> None:
                          f"the odometry is the motion itself), got {config.pose.odometry_weight}")
     if config.pose.num_layers not in (18, 50):
         raise ValueError(f"pose.num_layers must be 18 or 50, got {config.pose.num_layers}")
+    if config.pose.translation_scale is not None and config.pose.translation_scale <= 0:
+        raise ValueError(f"pose.translation_scale must be > 0 or null, got {config.pose.translation_scale}")
     for name in ("batch_size", "num_epochs", "scheduler_step_size"):
         if getattr(optim, name) < 1:
             raise ValueError(f"optim.{name} must be >= 1, got {getattr(optim, name)}")
@@ -284,6 +306,13 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"loss.scales must be increasing values from 0..3 starting at 0, got {list(loss.scales)}")
     if not 0 < loss.min_depth < loss.max_depth:
         raise ValueError(f"need 0 < loss.min_depth < loss.max_depth, got {loss.min_depth}, {loss.max_depth}")
+    if loss.mode not in LOSS_MODES:
+        raise ValueError(f"loss.mode must be one of {', '.join(LOSS_MODES)}, not {loss.mode!r}")
+    if not 0 <= loss.silog_lambda <= 1:
+        raise ValueError(f"loss.silog_lambda must be in [0, 1], got {loss.silog_lambda}")
+    for name in ("depth_weight", "pose_translation_weight", "pose_rotation_weight", "self_supervised_weight"):
+        if getattr(loss, name) < 0:
+            raise ValueError(f"loss.{name} must be >= 0, got {getattr(loss, name)}")
     if run.device not in DEVICES:
         raise ValueError(f"run.device must be one of {', '.join(DEVICES)}, not {run.device!r}")
     if run.precision not in PRECISIONS:
@@ -297,6 +326,8 @@ def _validate(config: TrainConfig) -> None:
     for name in ("depth_aware_weight", "joint_gradient_weight", "semantic_warp_weight"):
         if getattr(loss, name) < 0:
             raise ValueError(f"loss.{name} must be >= 0, got {getattr(loss, name)}")
+    if loss.mode == "supervised":
+        _check_supervised(config)
     if run.save_every_steps is not None and run.save_every_steps < 1:
         raise ValueError(f"run.save_every_steps must be >= 1 or null, got {run.save_every_steps}")
     if run.save_every_minutes is not None and run.save_every_minutes <= 0:

@@ -178,7 +178,13 @@ def odometry_loss(predicted: torch.Tensor, odometry: torch.Tensor, valid: torch.
 
 @dataclass
 class LossSettings:
-    """Loss hyper-parameters; defaults are Semantic-Guided Representation Enhancement / Monodepth2."""
+    """Loss hyper-parameters; defaults are Semantic-Guided Representation Enhancement / Monodepth2.
+
+    ``mode`` picks the objective: "self_supervised" (Eq. 9, this module, plus the variant terms
+    below) or "supervised", the synthetic pre-training on exact labels
+    (:mod:`semdepth_training.supervised_losses`, configured by the fields from ``silog_lambda`` to
+    ``self_supervised_weight``; the variant terms are self-supervised only).
+    """
 
     scales: tuple[int, ...] = (0, 1, 2, 3)
     ssim_alpha: float = 0.85
@@ -187,6 +193,13 @@ class LossSettings:
     automask: bool = True
     min_depth: float = 0.1
     max_depth: float = 100.0
+    mode: str = "self_supervised"
+    silog_lambda: float = 0.85             # scale-invariant log loss; < 1 keeps depth metric
+    depth_weight: float = 1.0
+    sky_as_far: bool = True                # the sky is taught as max_depth (else left unsupervised)
+    pose_translation_weight: float = 1.0   # per metre of L1 error
+    pose_rotation_weight: float = 10.0     # per radian of L1 error
+    self_supervised_weight: float = 0.0    # supervised mode: weight of Eq. 9 added to the labels' losses
     # Look Deeper into Depth (variant_losses): supervised terms, only on samples with depth_gt
     depth_aware_weight: float = 0.0        # attention-driven depth-aware loss L_DA
     joint_gradient_weight: float = 0.0     # joint gradient loss L_JG

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from semdepth_ros.classes import CITYSCAPES_TRAIN_IDS, IGNORE_ID, foreground_from_train_ids
-from semdepth_ros.imageio import read_rgb
+from semdepth_ros.imageio import read_rgb, read_train_ids
 from semdepth_ros.kitti_split import read_split
 from semdepth_ros.predictor import Predictor
 from semdepth_training.datasets.image_folder import IMAGE_SUFFIXES, ImageFolderDataset
@@ -106,10 +106,7 @@ def write_labels(target: LabelTarget, train_ids: np.ndarray, keep_classes: bool 
 
 def read_train_id_png(path: Path, size: tuple[int, int]) -> np.ndarray:
     """A train-id PNG resized (nearest) to ``size`` = (height, width)."""
-    ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if ids is None:
-        raise FileNotFoundError(f"train-id PNG missing or unreadable: {path}")
-    ids = check_train_ids(ids, str(path))
+    ids = check_train_ids(read_train_ids(path), str(path))
     if ids.shape != size:
         ids = cv2.resize(ids, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     return ids

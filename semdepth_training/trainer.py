@@ -1,5 +1,5 @@
-"""The self-supervised training loop (Semantic-Guided Representation Enhancement, Sec. 3-5.1, on the
-Monodepth2 regime).
+"""The training loop: self-supervised (Semantic-Guided Representation Enhancement, Sec. 3-5.1, on the
+Monodepth2 regime), or the synthetic pre-training on exact labels (``loss.mode: supervised``).
 
 One :class:`Trainer` owns the depth/semantic network, the pose network, Adam + StepLR, the AMP
 GradScaler and the run folder::
@@ -41,6 +41,7 @@ from semdepth_ros.geometry import pose_vec_to_matrix
 from semdepth_ros.metrics import compute_depth_errors, prepare_eval_pixels
 from semdepth_ros.model import PoseNet, SemDepthNet
 from semdepth_ros.model.guide import foreground_ids
+from semdepth_ros.model.pose_net import POSE_SCALE
 from semdepth_ros.predictor import resolve_device
 from semdepth_ros.visualize import colorize_depth
 from semdepth_training.config import OptimConfig, TrainConfig, save_config
@@ -49,10 +50,14 @@ from semdepth_training.datasets.augment import upload
 from semdepth_training.datasets.base import FrameSubset, read_excluded
 from semdepth_training.datasets.batch import collate_expanded, expand_batch, is_compact
 from semdepth_training.distributed import World
+from semdepth_training.evaluation.pose import PoseErrors, pose_net_predictor, score_pairs
+from semdepth_training.init_weights import InitWeights
 from semdepth_training.losses import LossResult, compute_losses, with_odometry_term
+from semdepth_training.provenance import run_provenance
 from semdepth_training.run_state import (EpochSampler, GracefulStop, LossReadings, atomic_save,
                                          ignore_stop_signals_in_worker, non_finite, remove_stale_tmp, seed_everything,
                                          seed_step)
+from semdepth_training.supervised_losses import compute_objective
 from semdepth_training.sync_batchnorm import convert_sync_batchnorm
 
 RESUME_FILE = "resume.pt"
@@ -154,9 +159,17 @@ class Trainer:
         self.train_set, self.val_set = build_datasets(config, self.run_dir, progress=self.world.is_main)
         self.sampler = EpochSampler(len(self.train_set), config.optim.batch_size, config.run.seed,
                                     self.world.rank, self.world.size)
+        # --init (run.init): weights to start from, read before the pose net is built (it may set the
+        # pose net's translation unit); a resumed run has its own weights.
+        init = InitWeights.read(config.run.init) if config.run.init and not has_state else None
+        if config.pose.translation_scale is None:  # resolved once, then saved with the config
+            config.pose.translation_scale = (init and init.translation_scale()) or POSE_SCALE
         self.model = SemDepthNet(config.model)
-        load_guide_weights(self.model)
-        self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path)
+        self.pose_net = PoseNet(config.pose.num_layers, config.pose.pretrained_path, config.pose.translation_scale)
+        self.init_info = None if init is None else init.apply(self.model, self.pose_net, config, say=self._say)
+        load_guide_weights(self.model)  # after --init: the guide the config names wins
+        self.wall_time = 0.0      # seconds spent in this run so far (all sessions)
+        self._session_start = time.monotonic()
         if config.run.sync_batchnorm and self.world.distributed:
             self.model = convert_sync_batchnorm(self.model, self.device)
             self.pose_net = convert_sync_batchnorm(self.pose_net, self.device)
@@ -186,11 +199,11 @@ class Trainer:
         self.pose_branch = PoseBranch(self.pose_net)
         self.depth_module = self.world.wrap(DepthBranch(self.model, config.loss.scales))
         self.pose_module = self.world.wrap(self.pose_branch) if config.pose.source == "network" else self.pose_branch
-        self.losses = compute_losses
+        self.losses = compute_objective  # loss.mode picks it
         if config.run.compile:
             self.depth_module = torch.compile(self.depth_module)
             self.pose_module = torch.compile(self.pose_module)
-            self.losses = torch.compile(compute_losses)
+            self.losses = torch.compile(compute_objective)
         if self.world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.run_dir / CONFIG_FILE)
@@ -368,7 +381,10 @@ class Trainer:
 
     @property
     def metric_scale(self) -> float | None:
-        """Network depth -> metres when the poses are metric (known camera poses), else None."""
+        """The factor that turns this run's depth into metres, None when it has no metric scale:
+        pre-training learns metres (1), dataset poses fix the scale to ``pose.dataset_scale``."""
+        if self.config.loss.mode == "supervised":
+            return 1.0
         return self.config.pose.dataset_scale if self.config.pose.source == "dataset" else None
 
     def _end_epoch(self, writer: Any) -> None:
@@ -390,9 +406,13 @@ class Trainer:
         """Held-out frames: ``photometric``, the loss Lp of the model's own depth and poses (needs no
         ground truth, so image folders get a validation signal too), where ``depth_valid`` the
         median-scaled depth metrics vs ``depth_gt`` averaged over images (the protocol of
-        Semantic-Guided Representation Enhancement, Table 1, via semdepth_ros.metrics), and where the
-        frames have camera poses and the pose net is used, ``pose_cos``: the mean cosine between
-        predicted and true translation directions. None without a validation set.
+        Semantic-Guided Representation Enhancement, Table 1, via semdepth_ros.metrics). A run whose
+        depth is metric (pre-training, dataset poses) adds ``metric_abs_rel`` (no median scaling). Where
+        the frames have camera poses and the pose net is trained, its errors against the true motion,
+        every pair scored in both temporal orders (:mod:`semdepth_training.evaluation.pose`):
+        ``pose_cosine`` (translation direction, pairs moving >= 0.1 m), ``pose_rotation_error``
+        (degrees), ``pose_pairs`` and, when the pose net is metric (pre-training),
+        ``pose_translation_error`` (metres). None without a validation set.
 
         Distributed, each rank scores every world_size-th frame with rank 0's BatchNorm statistics
         and the sums are added up, so every rank returns the metrics of the whole set.
@@ -406,7 +426,9 @@ class Trainer:
         self.pose_net.eval()
         photometric, frames = 0.0, 0
         sums, images = dict.fromkeys(DEPTH_METRICS, 0.0), 0
-        cos_sum, cos_count = 0.0, 0
+        metric_scale, metric_abs_rel = self.metric_scale, 0.0
+        pose_errors = PoseErrors() if self.config.pose.source == "network" else None
+        predict = pose_net_predictor(self.pose_net)
         shard = range(self.world.rank, len(self.val_set), self.world.size)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         for batch in self._loader(self.val_set, shard, 0):
@@ -414,13 +436,11 @@ class Trainer:
             with self._autocast():
                 outputs = self.model(inputs[("color", 0, 0)].contiguous(memory_format=memory_format),
                                      self.input_classes(inputs))
+            if pose_errors is not None and bool(inputs["pose_valid"].any()):
+                score_pairs(predict, inputs, pose_errors)  # fp32
             outputs = {k: v.float() for k, v in outputs.items() if isinstance(k, tuple)}
-            poses = self.predict_poses(inputs, self.pose_branch)
-            if self.config.pose.source == "network":
-                for f in poses:
-                    cosine = pose_direction_cosine(poses[f], inputs[("T", f)])[inputs["pose_valid"] > 0]
-                    cos_sum, cos_count = cos_sum + cosine.sum().item(), cos_count + cosine.numel()
-            result = compute_losses(inputs, outputs, poses, self.config.loss, self.metric_scale)
+            result = compute_losses(inputs, outputs, self.predict_poses(inputs, self.pose_branch), self.config.loss,
+                                    metric_scale)
             photometric += result.terms["photometric"].item() * len(batch["index"])
             frames += len(batch["index"])
             depth = result.depth[:, 0].cpu().numpy()
@@ -430,16 +450,30 @@ class Trainer:
                     errors = compute_depth_errors(pixels.gt, pixels.pred)
                     sums = {k: sums[k] + errors[k] for k in sums}
                     images += 1
+                    if metric_scale is not None:
+                        metric = prepare_eval_pixels(batch["depth_gt"][i, 0].numpy(), depth[i],
+                                                     self.config.data.eval_crop, scale=metric_scale)
+                        metric_abs_rel += compute_depth_errors(metric.gt, metric.pred)["abs_rel"]
         self.model.train()
         self.pose_net.train()
-        totals = self.world.sum(torch.tensor([photometric, frames, images, cos_sum, cos_count, *sums.values()],
-                                             dtype=torch.float64))
-        photometric, frames, images, cos_sum, cos_count, *metric_sums = totals.tolist()
+        local = torch.tensor([photometric, frames, images, metric_abs_rel, *sums.values()], dtype=torch.float64)
+        if pose_errors is not None:
+            local = torch.cat([local, pose_errors.sums])
+        totals = self.world.sum(local)
+        photometric, frames, images, metric_abs_rel = totals[:4].tolist()
+        metric_sums = totals[4:4 + len(DEPTH_METRICS)].tolist()
+        if pose_errors is not None:
+            pose_errors.sums = totals[4 + len(DEPTH_METRICS):].cpu()
         metrics = {"photometric": photometric / frames, "frames": int(frames)}
         if images:
             metrics.update({k: v / images for k, v in zip(DEPTH_METRICS, metric_sums)}, images=int(images))
-        if cos_count:
-            metrics["pose_cos"] = cos_sum / cos_count
+            if metric_scale is not None:
+                metrics["metric_abs_rel"] = metric_abs_rel / images
+        if pose_errors is not None and pose_errors.pairs:
+            pose = pose_errors.result()
+            if metric_scale is None:  # a self-supervised pose net's translation has no unit
+                del pose["pose_translation_error"]
+            metrics.update(pose)
         return metrics
 
     # ---------------------------------------------------------------- logging
@@ -474,33 +508,40 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_meta(self) -> CheckpointMeta:
         cfg = self.config
-        metric = cfg.pose.source == "dataset"  # depth is in dataset_scale units of the poses' metres
+        scale = self.metric_scale
+        source = "none" if scale is None else ("synthetic metric depth" if cfg.loss.mode == "supervised"
+                                               else "dataset poses")
+        wall_time = self.wall_time + time.monotonic() - self._session_start
         return CheckpointMeta(model_config=cfg.model, input_height=cfg.data.height, input_width=cfg.data.width,
                               min_depth=cfg.loss.min_depth, max_depth=cfg.loss.max_depth,
-                              scale_factor=cfg.pose.dataset_scale if metric else 1.0,
-                              scale_source="dataset poses" if metric else "none",
-                              scale_domain=self.scale_domain() if metric else "none (no metric scale)",
+                              scale_factor=1.0 if scale is None else scale, scale_source=source,
+                              scale_domain=self.scale_domain() if scale is not None else "none (no metric scale)",
                               training={"epoch": self.epoch, "step": self.step, "val": self.last_val,
                                         "processes": self.world.size, "config": cfg.to_dict()},
-                              provenance={"run_dir": str(self.run_dir.resolve()),
-                                          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                              provenance=run_provenance(cfg, self.run_dir, self.device, wall_time, self.init_info))
 
     def scale_domain(self) -> str:
-        """The data whose camera poses set the metric scale (the checkpoint's metres hold there)."""
+        """The data that set the metric scale (the checkpoint's metres hold there)."""
         data = self.config.data
         where = "the synthetic street world" if data.dataset == "synthetic" else f"{data.dataset} data at {data.path}"
+        if self.config.loss.mode == "supervised":
+            return f"{where} (exact depth labels, metres)"
         return f"{where} (training poses, x{self.config.pose.dataset_scale:g})"
 
     def save(self, epoch_file: bool = False) -> None:
         """Node checkpoint(s), then the resume state, each written atomically, by rank 0 only (the
         weights and optimiser state are the same on every rank). Refuses non-finite state, keeping
-        the previous one."""
+        the previous one. The node checkpoints carry the pose net when the run trains it (``--init``
+        of a later run starts from it)."""
         if self.world.is_main:
+            meta = self.checkpoint_meta()
             state = {"model": self.model.state_dict(), "pose_net": self.pose_net.state_dict(),
                      "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                      "scaler": self.scaler.state_dict(), "epoch": self.epoch, "step": self.step,
                      "batch_in_epoch": self.batch_in_epoch, "last_val": self.last_val, "history": self.history,
-                     "data": self._data_signature(), "model_config": dataclasses.asdict(self.config.model)}
+                     "wall_time": meta.provenance["wall_time_s"], "init": self.init_info,
+                     "data": self._data_signature(), "model_config": dataclasses.asdict(self.config.model),
+                     "pose_config": self.pose_net.config()}
             bad = non_finite(_named_tensors(state))
             if bad:
                 kept = (f"{self.run_dir / RESUME_FILE} still holds step {self._saved_step}"
@@ -508,10 +549,10 @@ class Trainer:
                 raise RuntimeError(f"refusing to save step {self.step}: {len(bad)} tensor(s) hold NaN or Inf "
                                    f"(e.g. {bad[0]}); {kept}; lower optim.learning_rate or check the data")
             models = self.run_dir / MODELS_DIR
-            meta = self.checkpoint_meta()
+            pose_net = self.pose_net if self.config.pose.source == "network" else None  # else untrained
             if epoch_file:
-                save_checkpoint(models / f"epoch_{self.epoch:03d}.pt", self.model, meta)
-            save_checkpoint(models / "last.pt", self.model, meta)
+                save_checkpoint(models / f"epoch_{self.epoch:03d}.pt", self.model, meta, pose_net=pose_net)
+            save_checkpoint(models / "last.pt", self.model, meta, pose_net=pose_net)
             atomic_save(state, self.run_dir / RESUME_FILE)
             self._say(f"saved step {self.step} (epoch {self.epoch}, batch {self.batch_in_epoch}) to {self.run_dir}")
         self._saved_step = self.step
@@ -532,6 +573,9 @@ class Trainer:
                              "processes (torchrun --nproc_per_node x nodes) as it had")
         if state["model_config"] != dataclasses.asdict(self.config.model):
             raise ValueError(f"cannot resume {path}: model config changed since the run started")
+        if state.get("pose_config", self.pose_net.config()) != self.pose_net.config():
+            raise ValueError(f"cannot resume {path}: pose net {state['pose_config']} but the config now gives "
+                             f"{self.pose_net.config()}; resume with the run's own config.yaml")
         self.model.load_state_dict(state["model"])
         self.pose_net.load_state_dict(state["pose_net"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -540,6 +584,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
         self.last_val, self.history = state["last_val"], state["history"]
+        self.wall_time, self.init_info = state.get("wall_time", 0.0), state.get("init")
         self._saved_step = self.step
         self._say(f"resuming {self.run_dir} at step {self.step} (epoch {self.epoch}, batch {self.batch_in_epoch})")
 
@@ -551,12 +596,6 @@ def _named_tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     for index, moments in state["optimizer"]["state"].items():
         named.update({f"optimizer state {index} {k}": v for k, v in moments.items()})
     return named
-
-
-def pose_direction_cosine(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Per-sample cosine between the translations of two [B,4,4] transforms: whether the pose net
-    finds the direction of motion (its scale is arbitrary in monocular training)."""
-    return torch.nn.functional.cosine_similarity(predicted[:, :3, 3], true[:, :3, 3], dim=1)
 
 
 def _scale_translation(transform: torch.Tensor, factor: float) -> torch.Tensor:

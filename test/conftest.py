@@ -50,3 +50,13 @@ def splits_dir() -> Path:
     if not SHARED_SPLITS.is_dir():
         pytest.skip(f"split files not found at {SHARED_SPLITS}")
     return SHARED_SPLITS
+
+
+@pytest.fixture
+def one_thread() -> None:
+    """torch on one thread for the test (the machine's cores are shared), restored afterwards."""
+    import torch  # here, not at import: node tests need no torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

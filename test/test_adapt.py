@@ -27,7 +27,7 @@ from semdepth_ros.demo.drive import write_drive_bag as write_drive_bag_demo
 from semdepth_ros.model import PoseNet
 from semdepth_synth import SynthConfig, SynthSequence
 from semdepth_training.adapt.run import AdaptOptions, adapt
-from semdepth_training.adapt.weights import check_pose_state, read_pose_state
+from semdepth_training.adapt.weights import check_pose_state, pose_translation_scale, read_pose_state
 from semdepth_training.config import load_config
 from semdepth_training.datasets.rosbag import RosbagDataset
 from semdepth_training.losses import odometry_loss
@@ -332,6 +332,16 @@ def test_pose_weights_from_a_checkpoint_payload_a_state_dict_or_none(tmp_path: P
         assert torch.equal(state["decoder.pose_out.weight"], pose.state_dict()["decoder.pose_out.weight"])
     assert read_pose_state(tiny_checkpoint) is None
     load_checkpoint(tmp_path / "with_pose.pt")  # the extra entry does not disturb the node's loader
+    # A training checkpoint (save_checkpoint(pose_net=...), e.g. the synthetic pre-training's) stores
+    # {config, state_dict}: the weights and their translation unit (metres) come with it.
+    model, meta = load_checkpoint(tiny_checkpoint)
+    metric = PoseNet(18, translation_scale=1.0)
+    save_checkpoint(tmp_path / "trained.pt", model, meta, pose_net=metric)
+    state = read_pose_state(tmp_path / "trained.pt")
+    assert state is not None and check_pose_state(state, "trained.pt") == 18
+    assert torch.equal(state["decoder.pose_out.weight"], metric.state_dict()["decoder.pose_out.weight"])
+    assert pose_translation_scale(tmp_path / "trained.pt") == 1.0
+    assert pose_translation_scale(tmp_path / "with_pose.pt") == 0.01
     broken = {k: v for k, v in pose.state_dict().items() if not k.startswith("decoder.conv1")}
     with pytest.raises(CheckpointError, match="pose-net weights do not fit"):
         check_pose_state(broken, "broken.pt")

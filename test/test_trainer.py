@@ -11,6 +11,7 @@ import torch
 from semdepth_ros.checkpoint import load_checkpoint
 from semdepth_ros.cli.main import main as semdepth_main
 from semdepth_training.config import TrainConfig, load_config
+from semdepth_training.evaluation.pose import PoseErrors, frame_pairs, pose_net_predictor, score_pairs
 from semdepth_training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,14 +22,6 @@ TINY = {"data.dataset": "synthetic", "data.height": 64, "data.width": 192, "data
 
 def tiny_config(**values: object) -> TrainConfig:
     return load_config(values={**TINY, **{k.replace("__", "."): v for k, v in values.items()}})
-
-
-@pytest.fixture
-def one_thread() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -104,21 +97,56 @@ def test_joint_training_explains_held_out_frames(tmp_path: Path, one_thread: Non
     assert after < 0.88 * before, (before, after)
 
 
-def test_validation_scores_the_pose_net_direction_against_true_poses(tmp_path: Path, one_thread: None) -> None:
-    """``pose_cos``: cosine between predicted and true translation on validation frames with poses;
-    1 for the true motion, -1 for the reversed one, absent when the poses come from the dataset."""
+class ConstantForwardPose(torch.nn.Module):
+    """A pose "net" that ignores its frames and always answers one metre forward (points move -z)."""
+
+    def forward(self, frame_a: torch.Tensor, frame_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        translation = torch.tensor([0.0, 0.0, -1.0]).expand(len(frame_a), 1, 3)
+        return torch.zeros(len(frame_a), 1, 3), translation
+
+
+def test_validation_scores_the_pose_net_in_both_temporal_orders(tmp_path: Path, one_thread: None) -> None:
+    """The trainer's validation scores the pose net through evaluation.pose: every pair in time order
+    and reversed, so a net that always answers "forward" (what driving data rewards in time order)
+    scores a direction cosine ~0, not ~1; absent when the poses come from the dataset, and no
+    translation error in metres for a self-supervised (unit-less) pose net."""
     values = {"data__options": {"num_sequences": 1, "config": {"num_frames": 6}},
               "data__val_options": {"num_sequences": 1, "config": {"num_frames": 6}},
               "model__semantic": False, "model__seem": False, "model__attention": False,
               "optim__batch_size": 2}
     trainer = Trainer(tiny_config(**values), tmp_path / "network")
-    assert -1.0 <= trainer.validate()["pose_cos"] <= 1.0
-    trainer.predict_poses = lambda inputs, branch: {f: inputs[("T", f)] for f in (-1, 1)}
-    assert trainer.validate()["pose_cos"] == pytest.approx(1.0, abs=1e-5)
-    trainer.predict_poses = lambda inputs, branch: {f: torch.linalg.inv(inputs[("T", f)]) for f in (-1, 1)}
-    assert trainer.validate()["pose_cos"] < -0.99
+    val = trainer.validate()
+    assert -1.0 <= val["pose_cosine"] <= 1.0 and val["pose_pairs"] == 4 * 2 * 2, val  # 4 targets, 2 sources, 2 orders
+    assert val["pose_rotation_error"] >= 0 and "pose_translation_error" not in val
+    trainer.pose_net = ConstantForwardPose()
+    assert abs(trainer.validate()["pose_cosine"]) < 0.05
+    inputs = trainer.prepare_batch(next(iter(torch.utils.data.DataLoader(trainer.val_set, batch_size=4))))
+    in_time_order = PoseErrors()
+    score_pairs(pose_net_predictor(trainer.pose_net), inputs, in_time_order, both_directions=False)
+    assert in_time_order.result()["pose_cosine"] > 0.95  # the flattering score both orders avoid
     known = Trainer(tiny_config(**values, pose__source="dataset"), tmp_path / "dataset")
-    assert "pose_cos" not in known.validate()
+    assert "pose_cosine" not in known.validate()
+
+
+def test_pose_errors_of_the_true_and_the_reversed_motion(tmp_path: Path) -> None:
+    """PoseErrors on synthetic frames with known poses: the true transforms score cosine 1 and no
+    error; their inverses (the motion backwards) cosine ~-1 and twice each translation."""
+    values = {"data__options": {"num_sequences": 1, "config": {"num_frames": 5}}, "model__semantic": False,
+              "model__seem": False, "model__attention": False}
+    trainer = Trainer(tiny_config(**values, optim__batch_size=3, run__validate=False), tmp_path)
+    inputs = trainer.prepare_batch(next(iter(torch.utils.data.DataLoader(trainer.train_set, batch_size=3))))
+    truths = [t for _, _, t in frame_pairs(inputs)]
+    exact, backwards = PoseErrors(), PoseErrors()
+    answers = iter(truths)
+    score_pairs(lambda a, b: next(answers), inputs, exact)
+    answers = iter(torch.linalg.inv(t) for t in truths)
+    score_pairs(lambda a, b: next(answers), inputs, backwards)
+    assert exact.result()["pose_cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert exact.result()["pose_translation_error"] == pytest.approx(0.0, abs=1e-5)
+    assert exact.result()["pose_rotation_error"] == pytest.approx(0.0, abs=1e-2)
+    assert backwards.result()["pose_cosine"] < -0.99
+    motion = torch.stack([t[:, :3, 3].norm(dim=1) for t in truths]).mean().item()
+    assert backwards.result()["pose_translation_error"] == pytest.approx(2 * motion, rel=0.05)
 
 
 @pytest.mark.parametrize("case, message", [

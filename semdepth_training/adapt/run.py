@@ -45,7 +45,7 @@ from semdepth_training.adapt.motion import fitted_poses
 from semdepth_training.adapt.photometric import evenly_spaced, held_back_errors
 from semdepth_training.adapt.report import describe_motion, write_adapt_report
 from semdepth_training.adapt.scale import odometry_scale
-from semdepth_training.adapt.weights import check_pose_state, read_pose_state
+from semdepth_training.adapt.weights import check_pose_state, pose_translation_scale, read_pose_state
 from semdepth_training.config import TrainConfig, load_config
 from semdepth_training.datasets.bag_cache import BagFrames, BagSource, SelectionRules
 from semdepth_training.datasets.registry import BAG_CACHE_DIR
@@ -218,7 +218,7 @@ def _pose_mode(requested: str, has_odometry: bool, has_pose_weights: bool) -> st
 
 def _train_config(options: AdaptOptions, meta: CheckpointMeta, height: int, width: int, pose_mode: str,
                   has_odometry: bool, metres_per_unit: float, pose_layers: int, poses: Path | None,
-                  fg_labels: Path | None) -> TrainConfig:
+                  fg_labels: Path | None, pose_translation_scale: float | None) -> TrainConfig:
     data_options = {**options.bag_options(), "epoch_length": options.steps * options.batch_size}
     for key, path in (("poses", poses), ("fg_labels", fg_labels)):
         if path is not None:
@@ -229,7 +229,7 @@ def _train_config(options: AdaptOptions, meta: CheckpointMeta, height: int, widt
         "pose.source": "network" if pose_mode == "network" else "dataset",
         "pose.dataset_scale": metres_per_unit,
         "pose.odometry_weight": options.odometry_weight if pose_mode == "network" and has_odometry else 0.0,
-        "pose.num_layers": pose_layers,
+        "pose.num_layers": pose_layers, "pose.translation_scale": pose_translation_scale,
         "optim.batch_size": options.batch_size, "optim.num_epochs": 1, "optim.learning_rate": options.learning_rate,
         "loss.min_depth": meta.min_depth, "loss.max_depth": meta.max_depth,
         "run.seed": options.seed, "run.device": options.device, "run.max_steps": options.steps,
@@ -312,6 +312,7 @@ def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
     if options.init_pose and pose_from is None:
         raise AdaptError(f"--init-pose {options.init_pose} holds no pose-net weights")
     pose_layers = check_pose_state(pose_state, pose_from) if pose_state is not None else 18
+    pose_unit = pose_translation_scale(pose_from) if pose_from is not None else None  # None: the trainer's default
     has_odometry = frames.has_odometry
     pose_mode = _pose_mode(options.pose, has_odometry, pose_from is not None)
     if pose_mode == "network" and pose_from is None:
@@ -339,6 +340,7 @@ def _prepare(setup: _Setup, clock: Stopwatch) -> dict[str, Any]:
                            metres_per_unit if has_odometry else None)
     return {"options": dataclasses.asdict(options), "init": str(setup.init_path), "pose_mode": pose_mode,
             "has_odometry": has_odometry, "pose_from": pose_from, "pose_layers": pose_layers,
+            "pose_translation_scale": pose_unit,
             "metres_per_unit": metres_per_unit, "scale_search": scale_details, "before": before,
             "frames": _frames_summary(frames, options), "timings": clock.timings}
 
@@ -350,7 +352,8 @@ def _trainer(setup: _Setup, state: dict[str, Any]) -> Trainer:
     config = _train_config(options, meta, setup.height, setup.width, pose_mode, state["has_odometry"],
                            state["metres_per_unit"], state["pose_layers"],
                            run_dir / FITTED_POSES if pose_mode == "fit" else None,
-                           run_dir / FOREGROUND_LABELS if meta.model_config.semantic else None)
+                           run_dir / FOREGROUND_LABELS if meta.model_config.semantic else None,
+                           state.get("pose_translation_scale"))
     continuing = (run_dir / RESUME_FILE).is_file()
     trainer = Trainer(config, run_dir, resume=continuing)
     if not continuing:

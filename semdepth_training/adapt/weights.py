@@ -10,8 +10,9 @@ import torch
 
 from semdepth_ros.checkpoint import CheckpointError
 from semdepth_ros.model import PoseNet
+from semdepth_ros.model.pose_net import POSE_SCALE
 
-POSE_KEY = "pose_net"  # where checkpoints and the trainer's resume state keep the pose net's state_dict
+POSE_KEY = "pose_net"  # where checkpoints and the trainer's resume state keep the pose net
 
 
 def _read(path: Path) -> Any:
@@ -23,18 +24,35 @@ def _read(path: Path) -> Any:
         raise CheckpointError(f"{path} is not a readable weights file ({type(exc).__name__})") from exc
 
 
+def _stored_pose_net(payload: Any) -> dict[str, Any] | None:
+    """The ``{config, state_dict}`` entry a training checkpoint stores its pose net in
+    (:func:`semdepth_ros.checkpoint.save_checkpoint`), else None."""
+    entry = payload.get(POSE_KEY) if isinstance(payload, dict) else None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("state_dict"), dict) else None
+
+
 def read_pose_state(path: str | os.PathLike) -> dict[str, torch.Tensor] | None:
-    """Pose-net weights in ``path``: a checkpoint payload (or training resume state) with a
-    ``pose_net`` entry, or a bare PoseNet state_dict; None when the file holds none."""
+    """Pose-net weights in ``path``: a training checkpoint's pose net, a payload (or training resume
+    state) with a ``pose_net`` state_dict, or a bare PoseNet state_dict; None when the file holds none."""
     payload = _read(Path(path))
     if not isinstance(payload, dict):
         return None
+    stored = _stored_pose_net(payload)
+    if stored is not None:
+        return stored["state_dict"]
     if isinstance(payload.get(POSE_KEY), dict):
         return payload[POSE_KEY]
     if payload and all(torch.is_tensor(v) for v in payload.values()) and any(k.startswith("decoder.pose_out")
                                                                               for k in payload):
         return payload
     return None
+
+
+def pose_translation_scale(path: str | os.PathLike) -> float:
+    """The unit of the pose-net weights in ``path``: what a training checkpoint records with them (1.0,
+    metres, after synthetic pre-training), else Monodepth2's 0.01 (resume states, bare state_dicts)."""
+    stored = _stored_pose_net(_read(Path(path)))
+    return float(stored.get("config", {}).get("translation_scale", POSE_SCALE)) if stored is not None else POSE_SCALE
 
 
 def pose_layers(state: dict[str, torch.Tensor]) -> int:

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from semdepth_ros.classes import IGNORE_ID
+from semdepth_ros.classes import IGNORE_ID, TRAIN_ID
 from semdepth_ros.geometry import intrinsics_4x4
-from semdepth_ros.imageio import read_rgb
+from semdepth_ros.imageio import read_rgb, read_train_ids
 from semdepth_training.datasets.augment import JitterParams, jitter_vector, sample_jitter
 from semdepth_training.datasets.batch import NUM_SCALES, expand_sample
 from semdepth_training.datasets.frame_cache import FrameCache, resize_image
@@ -31,6 +30,7 @@ from semdepth_training.datasets.frame_cache import FrameCache, resize_image
 FRAME_IDS = (0, -1, 1)
 FLIP_PROBABILITY = 0.5
 JITTER_PROBABILITY = 0.5
+REVERSE_PROBABILITY = 0.5
 SIZE_MULTIPLE = 32  # the encoder downsamples by 32
 
 Sample = dict[Any, Any]
@@ -45,7 +45,8 @@ class RawSample:
     (metres, 0 = invalid) belong to the target frame, at full resolution, and are None when the
     source has none. ``poses`` (camera-to-world 4x4 per frame id, e.g. robot odometry) are optional too,
     and so are ``classes``: Cityscapes train-id maps (uint8, 255 = ignore, full resolution) of every
-    frame id, for the SIGNet variant's input and losses (docs/variants.md).
+    frame id, for the SIGNet variant's input and losses (docs/variants.md) and the sky of pre-training
+    (:attr:`sky`).
     """
 
     images: dict[int, np.ndarray]  # frame id -> HxWx3 uint8 RGB
@@ -60,6 +61,14 @@ class RawSample:
     def stored_size(self) -> tuple[int, int]:
         """(width, height) of the images K is in pixels of."""
         return self.image_size or (self.images[0].shape[1], self.images[0].shape[0])
+
+    @property
+    def sky(self) -> np.ndarray | None:
+        """uint8 {0, 1} target pixels that see the sky (class sky, no depth: farther than any depth
+        range), None without both depth and class labels. Pre-training teaches them as far."""
+        if self.depth is None or self.classes is None:
+            return None
+        return ((self.classes[0] == TRAIN_ID["sky"]) & (self.depth <= 0)).astype(np.uint8)
 
 
 def check_size(height: int, width: int) -> None:
@@ -98,10 +107,13 @@ def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
 
 
 def compact_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
-                   jitter: JitterParams | None = None) -> Sample:
+                   jitter: JitterParams | None = None, reverse: bool = False) -> Sample:
     """What a loader worker returns for one target (:mod:`semdepth_training.datasets.batch`): the frames
     resized to the training size as uint8 [3,H,W] (not yet flipped), the flip and jitter parameters,
-    and intrinsics, labels and poses as in the sample dict (flipped where ``flip``)."""
+    and intrinsics, labels and poses as in the sample dict (flipped where ``flip``); ``reverse`` plays
+    the frames backwards (see :func:`reverse_time`)."""
+    if reverse:
+        raw = reverse_time(raw)
     image_width, image_height = raw.stored_size
     sample: Sample = {"index": index, "flip": torch.tensor(flip), "jitter": jitter_vector(jitter)}
     for frame_id, image in raw.images.items():
@@ -111,16 +123,31 @@ def compact_sample(raw: RawSample, index: int, height: int, width: int, flip: bo
         sample[("K", s)] = torch.from_numpy(k4)
         sample[("inv_K", s)] = torch.from_numpy(np.linalg.inv(k4.astype(np.float64)).astype(np.float32))
     sample["fg_mask"], sample["fg_valid"] = _label(raw.fg_mask, width, height, flip)
-    sample["depth_gt"], sample["depth_valid"] = _label(raw.depth, width, height, flip)
+    (sample["depth_gt"], sample["depth_valid"]), sample["sky_mask"] = _depth_label(raw.depth, raw.sky, width,
+                                                                                  height, flip)
     sample.update(_relative_poses(raw, flip))
     sample.update(_class_maps(raw, width, height, flip))
     return sample
 
 
 def build_sample(raw: RawSample, index: int, height: int, width: int, flip: bool = False,
-                 jitter: JitterParams | None = None) -> Sample:
+                 jitter: JitterParams | None = None, reverse: bool = False) -> Sample:
     """The docs/interfaces.md sample dict of one :class:`RawSample`, on the CPU."""
-    return expand_sample(compact_sample(raw, index, height, width, flip, jitter))
+    return expand_sample(compact_sample(raw, index, height, width, flip, jitter, reverse))
+
+
+def reverse_time(raw: RawSample) -> RawSample:
+    """The same frames played backwards: frame f becomes frame -f (images, poses and class maps).
+
+    A recording seen in reverse is a physically valid drive (the camera reversing through a scene
+    with actors moving backwards), so every loss stays valid; a pose net trained on both directions
+    must read the motion from the pixels instead of assuming the usual forward drive.
+    """
+    if set(raw.images) != {-f for f in raw.images}:
+        raise ValueError(f"time reversal needs symmetric frame ids, got {sorted(raw.images)}")
+    poses = None if raw.poses is None else {-f: pose for f, pose in raw.poses.items()}
+    classes = None if raw.classes is None else {-f: ids for f, ids in raw.classes.items()}
+    return replace(raw, images={-f: image for f, image in raw.images.items()}, poses=poses, classes=classes)
 
 
 def _class_maps(raw: RawSample, width: int, height: int, flip: bool) -> Sample:
@@ -144,8 +171,8 @@ def read_class_maps(paths: dict[int, Path]) -> dict[int, np.ndarray] | None:
         return None
     maps = {}
     for f, path in paths.items():
-        ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if ids is None or ids.ndim != 2:
+        ids = read_train_ids(path)
+        if ids.ndim != 2:
             raise ValueError(f"{path} is not a single-channel train-id PNG")
         maps[f] = ids.astype(np.uint8)
     return maps
@@ -172,6 +199,29 @@ def _relative_poses(raw: RawSample, flip: bool) -> Sample:
     return out
 
 
+def _depth_label(depth: np.ndarray | None, sky: np.ndarray | None, width: int, height: int,
+                 flip: bool) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(depth_gt, depth_valid) and sky_mask [1,H,W] at the training size (no depth: no sky either).
+
+    Shrinking by a whole factor takes the nearest valid depth of each block (min-pool): a label is
+    never blended across a depth edge, it lines up with the area-averaged image (a block's centre,
+    not one corner pixel as nearest-neighbour would), and sparse LiDAR keeps every block that has a
+    return. A block is sky only where it has no valid depth. Other sizes use nearest neighbour.
+    """
+    if depth is None:
+        sky = None
+    elif sky is not None and depth.shape != sky.shape:
+        raise ValueError(f"sky mask {sky.shape} and depth {depth.shape} differ in size")
+    elif depth.shape != (height, width) and depth.shape[0] % height == 0 and depth.shape[1] % width == 0:
+        fy, fx = depth.shape[0] // height, depth.shape[1] // width
+        nearest = np.where(depth > 0, depth, np.inf).reshape(height, fy, width, fx).min(axis=(1, 3))
+        pooled = np.where(np.isfinite(nearest), nearest, 0.0).astype(np.float32)
+        if sky is not None:
+            sky = ((sky.reshape(height, fy, width, fx).max(axis=(1, 3)) > 0) & (pooled == 0)).astype(np.uint8)
+        depth = pooled
+    return _label(depth, width, height, flip), _label(sky, width, height, flip)[0]
+
+
 def _label(label: np.ndarray | None, width: int, height: int,
            flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """[1,H,W] float32 label (nearest resize keeps 0 = invalid and hard mask edges) and its flag."""
@@ -187,22 +237,26 @@ class SampleDataset(Dataset, ABC):
     """Base for all datasets: subclasses implement ``__len__`` and :meth:`load`, and
     :meth:`image_files` when their frames are files (then a :class:`FrameCache` can hold them).
 
-    ``augment`` turns on flips and colour jitter (training); call :meth:`set_epoch` at the start of
-    every epoch (DataLoader workers pick it up when they are re-created, i.e. without
-    ``persistent_workers``). Items are compact samples (:func:`compact_sample`), expanded batched by
-    :func:`semdepth_training.datasets.batch.expand_batch`.
+    ``augment`` turns on flips and colour jitter (training), and with ``reverse_time`` also plays half
+    of the samples backwards (:func:`reverse_time`; needs symmetric ``frame_ids``); call
+    :meth:`set_epoch` at the start of every epoch (DataLoader workers pick it up when they are
+    re-created, i.e. without ``persistent_workers``). Items are compact samples (:func:`compact_sample`),
+    expanded batched by :func:`semdepth_training.datasets.batch.expand_batch`.
     """
 
     def __init__(self, height: int, width: int, frame_ids: tuple[int, ...] = FRAME_IDS,
-                 augment: bool = False, seed: int = 0) -> None:
+                 augment: bool = False, seed: int = 0, reverse_time: bool = False) -> None:
         check_size(height, width)
         if 0 not in frame_ids:
             raise ValueError(f"frame_ids must contain the target frame 0; got {frame_ids}")
         self.height = height
         self.width = width
         self.frame_ids = tuple(frame_ids)
+        if reverse_time and set(frame_ids) != {-f for f in frame_ids}:
+            raise ValueError(f"reverse_time needs symmetric frame_ids such as (0, -1, 1); got {frame_ids}")
         self.augment = augment
         self.seed = seed
+        self.reverse_time = reverse_time
         self.epoch = 0
         self.cache: FrameCache | None = None
 
@@ -245,14 +299,17 @@ class SampleDataset(Dataset, ABC):
         assert stored is not None, "no frames to read"
         return images, stored
 
-    def augmentation(self, index: int) -> tuple[bool, JitterParams | None]:
-        """(flip, jitter) of sample ``index`` this epoch: drawn from (seed, epoch, index) alone."""
+    def augmentation(self, index: int) -> tuple[bool, JitterParams | None, bool]:
+        """(flip, jitter, reverse) of sample ``index`` this epoch: drawn from (seed, epoch, index) alone
+        (reverse only with ``reverse_time``, drawn last so flips and jitter do not depend on it)."""
         if not self.augment:
-            return False, None
+            return False, None, False
         generator = sample_generator(self.seed, self.epoch, index)
         flip = torch.rand((), generator=generator).item() < FLIP_PROBABILITY
         do_jitter = torch.rand((), generator=generator).item() < JITTER_PROBABILITY
-        return flip, sample_jitter(generator) if do_jitter else None
+        jitter = sample_jitter(generator) if do_jitter else None
+        reverse = self.reverse_time and torch.rand((), generator=generator).item() < REVERSE_PROBABILITY
+        return flip, jitter, reverse
 
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
@@ -269,7 +326,8 @@ class FrameSubset(SampleDataset):
     """
 
     def __init__(self, dataset: SampleDataset, keep: list[int]) -> None:
-        super().__init__(dataset.height, dataset.width, dataset.frame_ids, dataset.augment, dataset.seed)
+        super().__init__(dataset.height, dataset.width, dataset.frame_ids, dataset.augment, dataset.seed,
+                         dataset.reverse_time)
         if not keep:
             raise ValueError("no training sample left after the exclusion")
         self.dataset = dataset
@@ -286,6 +344,10 @@ class FrameSubset(SampleDataset):
 
     def __len__(self) -> int:
         return len(self.keep)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.dataset.set_epoch(epoch)  # e.g. synthetic fresh_worlds
 
     def load(self, index: int, size: tuple[int, int] | None = None) -> RawSample:
         return self.dataset.load(self.keep[index], size)

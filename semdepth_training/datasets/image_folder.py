@@ -3,8 +3,10 @@
 Layout (docs/interfaces.md): a root with sequence folders, or the root itself is one. A sequence has
 ``images/*.png|jpg`` (name order = time order), ``intrinsics.yaml`` (fx, fy, cx, cy[, width, height])
 or ``camera_info.yaml`` (ROS camera_info YAML) in the sequence or the root, and optional
-``depth/<stem>.npy`` (float32 metres, 0 = invalid) and ``fg_mask/<stem>.png`` (0/255). Intrinsics
-are in pixels of the stored images, which are assumed rectified (distortion is ignored).
+``depth/<stem>.npy`` (float32 metres, 0 = invalid), ``fg_mask/<stem>.png`` (0/255) and
+``classes/<stem>.png`` (Cityscapes train ids of every frame, as `semdepth synth` and `semdepth
+pseudo-labels` write them: SIGNet's class maps, and with depth the sky of pre-training). Intrinsics are in pixels of the stored images, which are
+assumed rectified (distortion is ignored).
 
 Neighbours come from the same sequence, ``stride`` frames apart (raise it for fast cameras so the
 baseline between frames stays useful); frames too close to a sequence end have no targets.
@@ -77,8 +79,8 @@ class ImageFolderDataset(SampleDataset):
 
     def __init__(self, root: str | Path, height: int = 192, width: int = 640,
                  frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False, seed: int = 0,
-                 stride: int = 1) -> None:
-        super().__init__(height, width, frame_ids, augment, seed)
+                 stride: int = 1, reverse_time: bool = False) -> None:
+        super().__init__(height, width, frame_ids, augment, seed, reverse_time)
         if stride < 1:
             raise ValueError(f"stride must be >= 1; got {stride}")
         self.root = Path(root)

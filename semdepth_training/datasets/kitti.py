@@ -49,8 +49,9 @@ class KittiRawDataset(SampleDataset):
 
     def __init__(self, root: str | Path, split_file: str | Path, height: int = 192, width: int = 640,
                  frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False, seed: int = 0,
-                 ext: str = "png", intrinsics: str = "monodepth2", velodyne_gt: bool = True) -> None:
-        super().__init__(height, width, frame_ids, augment, seed)
+                 ext: str = "png", intrinsics: str = "monodepth2", velodyne_gt: bool = True,
+                 reverse_time: bool = False) -> None:
+        super().__init__(height, width, frame_ids, augment, seed, reverse_time)
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"KITTI root not found: {self.root}")

@@ -46,8 +46,9 @@ class RosbagDataset(SampleDataset):
     def __init__(self, frames_dir: str | Path, part: str = "train", val_fraction: float = 0.3, height: int = 192,
                  width: int = 640, frame_ids: tuple[int, ...] = FRAME_IDS, augment: bool = False, seed: int = 0,
                  epoch_length: int | None = None, poses: str | Path | None = None,
-                 fg_labels: str | Path | None = None, progress: bool = True, **options: Any) -> None:
-        super().__init__(height, width, frame_ids, augment, seed)
+                 fg_labels: str | Path | None = None, progress: bool = True, reverse_time: bool = False,
+                 **options: Any) -> None:
+        super().__init__(height, width, frame_ids, augment, seed, reverse_time)
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, not {part!r}")
         if epoch_length is not None and epoch_length < 1:
