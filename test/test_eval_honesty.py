@@ -103,13 +103,14 @@ def test_scale_warning_past_a_quarter() -> None:
 
 
 def test_checkpoints_record_their_scale_domain(tmp_path: Path) -> None:
-    """Old files load with an 'unknown' domain; the bundled model says it was measured on the synthetic world."""
+    """Old files load with an 'unknown' domain; the bundled model says its scale was measured on KITTI's LiDAR."""
     meta = CheckpointMeta(model_config=ModelConfig(num_layers=18, width=0.25), scale_factor=3.0)
     data = meta.to_dict()
     del data["scale_domain"]                                      # a file written before domains were kept
     assert CheckpointMeta.from_dict(data).scale_domain.startswith("unknown")
     model, bundled = load_checkpoint(default_checkpoint_path())
-    assert "synthetic" in bundled.scale_domain and "synthetic" in bundled.describe_scale()
+    assert "kitti" in bundled.scale_domain and "velodyne" in bundled.scale_domain
+    assert "kitti" in bundled.describe_scale()
     save_checkpoint(tmp_path / "m.pt", model, bundled)
     assert load_checkpoint(tmp_path / "m.pt")[1].scale_domain == bundled.scale_domain
 

@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rosbag2 folder or .mcap / .db3 file; several, or a folder of bags, give one report "
                              "with per-bag and pooled metrics")
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="checkpoint file (default: $SEMDEPTH_DEFAULT_MODEL or the bundled synthetic-world demo model)")
+                        help="checkpoint file (default: $SEMDEPTH_DEFAULT_MODEL or the bundled model)")
     parser.add_argument("--batch-size", type=_positive, default=4,
                         help="images per network call offline (default 4; larger batches pay off on a GPU)")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: eval_<bag or folder name>)")

@@ -22,7 +22,7 @@ from semdepth_ros.visualize import colorize_depth, overlay_mask
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", type=Path, help="image files (png, jpg, ...)")
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="checkpoint file (default: the bundled synthetic-world demo model)")
+                        help="checkpoint file (default: the bundled model)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--intrinsics", type=Path, default=None,
                         help="intrinsics.yaml (fx, fy, cx, cy) or ROS camera_info YAML; without it the "
@@ -51,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValueError(f"{len(problems)} of {len(args.images)} input files unusable: " + "; ".join(problems[:3]) + more)
     predictor = Predictor.load(args.checkpoint, device=args.device, options=engine_options(args))
-    if predictor.meta.provenance.get("synthetic_demo"):
-        print("note: using the bundled synthetic-world demo model, not a KITTI model")
     if args.intrinsics is None:
         print("note: no --intrinsics given; the point cloud uses KITTI-like intrinsics")
     args.out.mkdir(parents=True, exist_ok=True)

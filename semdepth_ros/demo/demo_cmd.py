@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cannot keep up with, as with a real camera. 0 = next frame as soon as the "
                              "node answered")
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="checkpoint file (default: the bundled synthetic-world demo model)")
+                        help="checkpoint file (default: the bundled model)")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)")
     parser.add_argument("--device", default="auto", help="the node's device: auto, cpu, cuda or cuda:N")
     # The bundled model trained on streets 0-15 (config/train/default_model.yaml); 2026 is unseen.
@@ -138,8 +138,6 @@ def _summary(args: argparse.Namespace, live: dict[str, Any], accuracy: dict[str,
 
 def run(args: argparse.Namespace) -> int:
     checkpoint, meta = _checkpoint(args.checkpoint)
-    if meta.provenance.get("synthetic_demo"):
-        print("note: using the bundled synthetic-world demo model, not a KITTI model")
     args.out.mkdir(parents=True, exist_ok=True)
     bag = _fresh_bag_path(args.out / "bag")
     notes = apply_ros_defaults(args.out / "ros_log")

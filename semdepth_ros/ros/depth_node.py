@@ -92,9 +92,6 @@ class DepthNode(Node):
             f"scale {self.params.scale_mode} (now x{self.scale.current.factor:g} from {self.scale.current.source}; "
             f"checkpoint {meta.describe_scale()}); listening on {self._image_sub.topic_name} and "
             f"{self._info_sub.topic_name} ({self.params.input_reliability})")
-        if meta.provenance.get("synthetic_demo"):
-            self.get_logger().warning("this is the bundled synthetic-world demo model, not a KITTI model: "
-                                      "pass checkpoint:=<your model> for real cameras")
 
     # --- start-up -----------------------------------------------------------------------------
     def _load_predictor(self) -> Predictor:

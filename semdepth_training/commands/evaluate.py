@@ -34,7 +34,7 @@ CROPS = ("garg", "eigen", "none")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="checkpoint file (semdepth train/export; default: $SEMDEPTH_DEFAULT_MODEL or the "
-                             "bundled synthetic-world demo model)")
+                             "bundled model)")
     parser.add_argument("--data", type=Path, default=None, help="dataset root (KITTI raw or image folder)")
     parser.add_argument("--kind", choices=tuple(DATASETS), default="kitti", help="dataset layout")
     parser.add_argument("--split", type=Path, default=None, help="KITTI split file, e.g. eigen/test_files.txt")
