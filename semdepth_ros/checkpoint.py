@@ -239,7 +239,7 @@ def load_guide_weights(model: SemDepthNet) -> None:
 
 
 def default_checkpoint_path() -> Path | None:
-    """The model used when none is given: $SEMDEPTH_DEFAULT_MODEL, else the bundled demo model."""
+    """The model used when none is given: $SEMDEPTH_DEFAULT_MODEL, else the bundled model."""
     override = os.environ.get(DEFAULT_MODEL_ENV)
     if override:
         return Path(override)

@@ -228,7 +228,7 @@ def test_pose_net() -> None:
 
 
 def test_width_multiplier_shrinks_every_part():
-    """width < 1 (the bundled demo model's variant) keeps the outputs and cuts parameters ~4x."""
+    """width < 1 (the bundled model's variant) keeps the outputs and cuts parameters ~4x."""
     full = SemDepthNet(ModelConfig(num_layers=18))
     half = SemDepthNet(ModelConfig(num_layers=18, width=0.5))
     n_full = sum(p.numel() for p in full.parameters())

@@ -27,7 +27,7 @@ class ModelConfig:
     seem_disturb: int = 3  # c, App. A.2 Table 5
     seem_reference_pixels: int = 192 * 640  # N is given for this many pixels and scaled with H*W
     # Channel multiplier for encoder and decoders (1.0 = the paper). < 1 gives the small, fast
-    # variants used for CPU training and the bundled demo model; it rules out ImageNet weights.
+    # variants used for CPU training and the bundled model; it rules out ImageNet weights.
     width: float = 1.0
     pretrained_path: str | None = None  # torchvision ResNet state_dict; checkpoints store None
     # --- variants of the other papers (docs/variants.md); all off = the network above ---
